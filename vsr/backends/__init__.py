@@ -1,0 +1,1 @@
+"""Compute backends: one interface (``base.Backend``), several implementations."""

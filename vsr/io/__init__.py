@@ -1,0 +1,1 @@
+"""Media input and output with PyAV (no torch here)."""

@@ -1,0 +1,78 @@
+"""Which models exist, without importing torch.
+
+Three kinds of names:
+- the non-learned resamplers ``bicubic`` and ``lanczos`` (any scale, run by FFmpeg's swscale or torch);
+- weights shipped inside the package (``vsr/weights/*.safetensors``), grouped in families whose
+  members differ only in scale, so the plan can pick x2/x3/x4 for a target size;
+- published checkpoints that ``vsr models download`` fetches into the user cache.
+A file path is also a model; its scale is read from the file by ``vsr.models.loader``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsr.errors import ModelError
+
+RESAMPLERS: tuple[str, ...] = ("bicubic", "lanczos")
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+# Until trained weights ship, the default is a resampler (random weights are never a model).
+DEFAULT_MODEL = "lanczos"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One set of weights: where it comes from, what it is, how to verify it."""
+
+    name: str
+    arch: str
+    scale: int
+    filename: str
+    family: str = ""
+    urls: tuple[str, ...] = ()
+    sha256: str = ""
+    licence: str = ""
+    description: str = ""
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+# Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).
+SHIPPED: tuple[ModelEntry, ...] = ()
+
+
+def shipped_path(entry: ModelEntry) -> Path:
+    return WEIGHTS_DIR / entry.filename
+
+
+def installed_shipped() -> list[ModelEntry]:
+    return [e for e in SHIPPED if shipped_path(e).is_file()]
+
+
+def family_scales(name: str) -> dict[int, str]:
+    """Installed scales of a model or family name -> the source ``vsr.models.load`` accepts."""
+    found = {e.scale: e.name for e in installed_shipped() if name in (e.name, e.family)}
+    if not found:
+        from vsr.models import zoo  # published checkpoints cached by `vsr models download`
+
+        found = zoo.cached_scales(name)
+    return found
+
+
+def is_resampler(name: str) -> bool:
+    return name.lower() in RESAMPLERS
+
+
+def known_names() -> list[str]:
+    names = list(RESAMPLERS)
+    for e in installed_shipped():
+        names += [n for n in (e.family, e.name) if n and n not in names]
+    return names
+
+
+def unknown_model(name: str) -> ModelError:
+    return ModelError(
+        f"unknown model {name!r}: use one of {', '.join(known_names())}, a published name "
+        "from `vsr models` (after `vsr models download NAME`), or a path to a .pth/.safetensors file"
+    )

@@ -1,0 +1,1 @@
+"""Picture quality: metrics, MATLAB-compatible resize, evaluation, training."""

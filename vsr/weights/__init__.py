@@ -1,0 +1,1 @@
+"""Trained weights shipped with vsr (safetensors) and their model cards."""

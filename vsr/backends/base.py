@@ -1,0 +1,75 @@
+"""The backend interface: batches of decoded frames in, frames ready to encode out.
+
+A backend receives ``av.VideoFrame`` objects exactly as the decoder made them (any pixel format,
+8 or 16 bits) and returns frames of the plan's output size and pixel format, carrying the colour
+tags to write and each input frame's ``pts``/``time_base``. Colour conversion, normalisation, the
+model, the residual resample and quantisation all happen inside the backend, on its device.
+
+Backends are context managers (open resources in ``__enter__``, free them in ``__exit__``).
+``run`` consumes an iterator of batches and yields results in order; the default calls
+``process`` batch by batch, and pipelined backends (CUDA double-buffering) override it to keep
+several batches in flight.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import av
+
+    from vsr.plan import Plan
+
+
+class Backend(ABC):
+    name = "base"
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __enter__(self) -> Backend:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Load the model / allocate buffers. Called once before the first batch."""
+
+    def close(self) -> None:
+        """Free what ``open`` allocated."""
+
+    @abstractmethod
+    def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
+        """Upscale one batch; returns one output frame per input frame, in order."""
+
+    def run(self, batches: Iterable[Sequence[av.VideoFrame]]) -> Iterator[list[av.VideoFrame]]:
+        for batch in batches:
+            yield self.process(batch)
+
+
+def carry_timing(src: av.VideoFrame, dst: av.VideoFrame) -> av.VideoFrame:
+    """Give ``dst`` the timestamp of ``src`` (one output frame per input frame, same time)."""
+    dst.pts = src.pts
+    dst.time_base = src.time_base
+    return dst
+
+
+def create_backend(plan: Plan) -> Backend:
+    """The backend the plan chose; heavy modules are imported only here."""
+    if plan.backend == "swscale":
+        from vsr.backends.resample_backend import ResampleBackend
+
+        return ResampleBackend(plan)
+    if plan.backend == "torch":
+        from vsr.backends.torch_backend import TorchBackend
+
+        return TorchBackend(plan)
+    if plan.backend == "tensorrt":
+        from vsr.backends.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(plan)
+    raise ValueError(f"unknown backend {plan.backend!r}")

@@ -1,0 +1,56 @@
+"""Every option of ``vsr upscale`` / ``vsr probe`` as one frozen dataclass; defaults live here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("auto", "torch", "tensorrt")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+CODECS = {  # short name -> FFmpeg encoder
+    "h264": "libx264",
+    "hevc": "libx265",
+    "h265": "libx265",
+    "av1": "libsvtav1",
+    "prores": "prores_ks",
+    "ffv1": "ffv1",
+}
+# Named targets: (long side, short side) of the box the display frame must fit in.
+TARGETS = {
+    "480p": (854, 480),
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "1440p": (2560, 1440),
+    "2k": (2560, 1440),
+    "4k": (3840, 2160),
+    "2160p": (3840, 2160),
+    "8k": (7680, 4320),
+    "4320p": (7680, 4320),
+}
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """What the user asked for; ``vsr.plan.make_plan`` turns it into decisions."""
+
+    input: Path
+    output: Path | None = None
+    to: str | None = None
+    scale: float | None = None
+    model: str | None = None  # None: registry.DEFAULT_MODEL
+    arch: str | None = None
+    backend: str = "auto"
+    device: str = "auto"
+    precision: str = "auto"
+    batch: int | None = None  # None: chosen by the plan
+    tile: int = 0  # 0: whole frames
+    tile_overlap: int = 16
+    codec: str = "h264"
+    crf: int | None = None  # None: the encoder's quality default chosen in the plan
+    preset: str | None = None
+    pix_fmt: str | None = None
+    start: float | None = None
+    duration: float | None = None
+    overwrite: bool = False
+    strict: bool = False
+    engine_dir: Path | None = None

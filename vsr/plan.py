@@ -1,0 +1,288 @@
+"""All decisions made once, before any frame is decoded: sizes, model and scale, backend, encoder.
+
+``make_plan`` imports torch only when a learned model is involved, so ``vsr probe`` and the
+resamplers stay fast to start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from vsr.config import CODECS, TARGETS, UpscaleOptions
+from vsr.errors import BackendError, OutputError, UsageError
+from vsr.io.probe import VideoInfo, probe
+from vsr.models import registry
+
+_SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
+_KEEP_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v"}
+_DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "h264_nvenc": 19, "hevc_nvenc": 21}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``vsr upscale`` will do; printable by ``vsr probe``."""
+
+    source: VideoInfo
+    output: Path
+    width: int  # output coded size (square pixels for --to, input SAR kept for --scale)
+    height: int
+    sar: Fraction
+    target: str  # label used in the default file name
+    model: str  # name or path as resolved
+    model_source: str | None  # what vsr.models.load gets; None for the resamplers
+    model_scale: int  # native scale of the network (1 for resamplers: they resize in one step)
+    resample: str  # how the model output reaches (width, height)
+    backend: str  # swscale | torch | tensorrt
+    device: str  # cpu | cuda | cuda:N
+    precision: str  # fp32 | fp16 | bf16
+    backend_reason: str
+    batch: int
+    tile: int
+    tile_overlap: int
+    codec: str  # FFmpeg encoder name
+    pix_fmt: str
+    crf: int | None
+    preset: str | None
+    start: float | None
+    duration: float | None
+    overwrite: bool
+    strict: bool
+
+    @property
+    def is_resampler(self) -> bool:
+        return self.model_source is None
+
+    @property
+    def out_bit_depth(self) -> int:
+        return 10 if re.search(r"(10|12|16)(le|be)$", self.pix_fmt) else 8
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["source"] = {k: (str(v) if isinstance(v, (Path, Fraction)) else v) for k, v in asdict(self.source).items()}
+        d["output"] = str(self.output)
+        d["sar"] = str(self.sar)
+        return d
+
+
+def even(x: float) -> int:
+    """Nearest even integer >= 2 (4:2:0 and most encoders need even dimensions)."""
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+def output_size(info: VideoInfo, to: str | None, scale: float | None) -> tuple[int, int, Fraction, str]:
+    """(width, height, output SAR, label) for ``--to`` or ``--scale``; (0, 0) means 'model scale'."""
+    if to and scale:
+        raise UsageError("give either --to or --scale, not both")
+    if scale is not None:
+        if scale <= 0:
+            raise UsageError(f"--scale must be a positive number, got {scale:g}")
+        return even(info.width * scale), even(info.height * scale), info.sar, f"x{scale:g}"
+    if not to:
+        return 0, 0, info.sar, ""
+    key = to.strip().lower()
+    disp_w, disp_h = info.display_width, float(info.height)
+    if key in TARGETS:
+        long_side, short_side = TARGETS[key]
+        box_w, box_h = (long_side, short_side) if disp_w >= disp_h else (short_side, long_side)
+        label = key
+    elif m := _SIZE_RE.match(key):
+        box_w, box_h = int(m.group(1)), int(m.group(2))
+        if box_w <= 0 or box_h <= 0:
+            raise UsageError(f"--to {to}: width and height must be positive")
+        if info.rotated:  # the user gives the displayed orientation; frames are stored turned
+            box_w, box_h = box_h, box_w
+        label = f"{box_w}x{box_h}"
+    else:
+        raise UsageError(f"unknown target {to!r}: use one of {', '.join(TARGETS)} or WxH (e.g. 3840x2160)")
+    fit = min(box_w / disp_w, box_h / disp_h)
+    return even(disp_w * fit), even(disp_h * fit), Fraction(1), label
+
+
+def choose_scale(available: list[int], needed: float) -> int:
+    """Smallest native scale >= the needed ratio, else the largest there is."""
+    fitting = [s for s in sorted(available) if s >= needed - 1e-9]
+    return fitting[0] if fitting else max(available)
+
+
+def default_output(info: VideoInfo, label: str, codec: str) -> Path:
+    ext = info.path.suffix.lower()
+    if codec in ("prores_ks", "prores"):
+        ext = ".mov"
+    elif ext not in _KEEP_EXTENSIONS:
+        ext = ".mkv"
+    return info.path.with_name(f"{info.path.stem}.{label}{ext}")
+
+
+def check_output(path: Path, source: Path, overwrite: bool) -> None:
+    if path.resolve() == source.resolve():
+        raise UsageError(f"output would overwrite the input: {path}; choose another -o")
+    if path.exists() and not overwrite:
+        raise UsageError(f"output exists: {path} (use --overwrite to replace it)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory is not writable: {parent}")
+
+
+def encoder_settings(opts: UpscaleOptions, info: VideoInfo) -> tuple[str, str]:
+    """(encoder name, pixel format): 10-bit input keeps 10 bits where the encoder can."""
+    import av
+
+    codec = CODECS.get(opts.codec.lower(), opts.codec)
+    try:
+        enc = av.codec.Codec(codec, "w")
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise UsageError(f"unknown encoder {opts.codec!r}: use h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name") from exc
+    if enc.type != "video":
+        raise UsageError(f"{opts.codec!r} is not a video encoder")
+    supported = [f.name for f in (enc.video_formats or [])]
+    if opts.pix_fmt:
+        if supported and opts.pix_fmt not in supported:
+            raise UsageError(f"--pix-fmt {opts.pix_fmt} is not supported by {codec}: use one of {', '.join(supported)}")
+        return codec, opts.pix_fmt
+    deep = info.bit_depth > 8
+    if codec.startswith("prores"):
+        wanted = ["yuv422p10le"]
+    else:
+        wanted = ["yuv420p10le", "p010le"] if deep else ["yuv420p", "nv12"]
+        wanted += ["yuv422p10le", "yuv444p10le"] if deep else ["yuv422p", "yuv444p"]
+    for name in wanted:
+        if not supported or name in supported:
+            return codec, name
+    return codec, supported[0]
+
+
+def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:
+    """(model name, load source, native scale, available scales)."""
+    name = opts.model or registry.DEFAULT_MODEL
+    if registry.is_resampler(name):
+        return name.lower(), None, 1, []
+    scales = registry.family_scales(name)
+    if not scales and Path(name).expanduser().is_file():
+        from vsr.models.loader import inspect
+
+        path = str(Path(name).expanduser())
+        _, file_scale = inspect(path)
+        scales = {int(file_scale): path}
+    if not scales:
+        raise registry.unknown_model(name)
+    scale = choose_scale(list(scales), needed) if needed else min(scales)
+    return name, scales[scale], scale, sorted(scales)
+
+
+def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
+    """(backend, device, precision, reason) for a learned model."""
+    import torch
+
+    requested_cuda = opts.device.startswith("cuda")
+    has_cuda = torch.cuda.is_available()
+    if requested_cuda and not has_cuda:
+        raise BackendError(f"--device {opts.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
+    if requested_cuda and ":" in opts.device:
+        index = int(opts.device.split(":", 1)[1])
+        if index >= torch.cuda.device_count():
+            raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
+    device = opts.device if opts.device != "auto" else ("cuda" if has_cuda else "cpu")
+    on_cuda = device.startswith("cuda")
+    if opts.backend == "tensorrt":
+        from vsr.backends.availability import tensorrt_problem
+
+        problem = tensorrt_problem(device)
+        if problem:
+            raise BackendError(problem)
+        backend, reason = "tensorrt", "asked for with --backend tensorrt"
+    elif opts.backend == "torch":
+        backend, reason = "torch", "asked for with --backend torch"
+    else:
+        from vsr.backends.availability import tensorrt_problem
+
+        problem = tensorrt_problem(device)
+        if problem is None:
+            backend, reason = "tensorrt", "TensorRT is installed and a CUDA GPU is present"
+        else:
+            backend = "torch"
+            reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
+    precision = opts.precision
+    if precision == "auto":
+        precision = "fp16" if on_cuda else "fp32"
+    if precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
+        raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
+    return backend, device, precision, reason
+
+
+def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:
+    """Probe the input (unless given) and decide everything; raises VsrError on any mistake."""
+    info = info or probe(opts.input)
+    if opts.batch is not None and opts.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if opts.tile < 0 or opts.tile_overlap < 0:
+        raise UsageError("--tile and --tile-overlap must not be negative")
+    if opts.tile and opts.tile_overlap * 2 >= opts.tile:
+        raise UsageError(f"--tile-overlap {opts.tile_overlap} is too large for --tile {opts.tile}: use at most {opts.tile // 2 - 1}")
+    if opts.start is not None and opts.start < 0 or opts.duration is not None and opts.duration <= 0:
+        raise UsageError("--start must be >= 0 and --duration > 0")
+
+    width, height, sar, label = output_size(info, opts.to, opts.scale)
+    needed = max(width / info.width, height / info.height) if width else None
+    if needed is not None and needed <= 1.0 + 1e-9:
+        raise UsageError(
+            f"output {width}x{height} is not larger than the input {info.width}x{info.height}: vsr only upscales"
+        )
+    model, source, model_scale, _ = _model_choice(opts, needed)
+    if source is None and not width:
+        raise UsageError(f"{model} has no native scale: give --to (e.g. 4k) or --scale (e.g. 2)")
+    if not width:
+        width, height, sar, label = even(info.width * model_scale), even(info.height * model_scale), info.sar, f"x{model_scale}"
+
+    if source is None:
+        backend, device, precision, reason = "swscale", "cpu", "fp32", "non-learned resampler: FFmpeg's swscale"
+        if opts.backend == "tensorrt":
+            raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend tensorrt needs a network model")
+        resample = f"{model} {info.width}x{info.height} -> {width}x{height} (swscale)"
+    else:
+        backend, device, precision, reason = choose_backend(opts)
+        native = (info.width * model_scale, info.height * model_scale)
+        if native == (width, height):
+            resample = "none"
+        else:
+            direction = "down" if native[0] >= width and native[1] >= height else "up"
+            resample = f"antialiased bicubic {native[0]}x{native[1]} -> {width}x{height} ({direction}, on {device})"
+            if direction == "up":
+                reason += f"; largest available scale x{model_scale} < needed x{needed:.3g}"
+    codec, pix_fmt = encoder_settings(opts, info)
+    output = Path(opts.output) if opts.output else default_output(info, label, codec)
+    if check_paths:
+        check_output(output, info.path, opts.overwrite)
+    batch = opts.batch or (1 if device == "cpu" else 4)
+    return Plan(
+        source=info,
+        output=output,
+        width=width,
+        height=height,
+        sar=sar,
+        target=label,
+        model=model,
+        model_source=source,
+        model_scale=model_scale,
+        resample=resample,
+        backend=backend,
+        device=device,
+        precision=precision,
+        backend_reason=reason,
+        batch=batch,
+        tile=opts.tile,
+        tile_overlap=opts.tile_overlap,
+        codec=codec,
+        pix_fmt=pix_fmt,
+        crf=opts.crf if opts.crf is not None else _DEFAULT_CRF.get(codec),
+        preset=opts.preset,
+        start=opts.start,
+        duration=opts.duration,
+        overwrite=opts.overwrite,
+        strict=opts.strict,
+    )

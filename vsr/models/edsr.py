@@ -78,6 +78,15 @@ class EDSR(nn.Module):
         self.num_blocks = num_blocks
         self.res_scale = res_scale
         self.rgb_range = rgb_range
+        # Hyper-parameters as keyword arguments (vsr.models.loader.save writes them as metadata).
+        self.config = {
+            "in_channels": in_channels,
+            "num_features": num_features,
+            "num_blocks": num_blocks,
+            "scale": scale,
+            "res_scale": res_scale,
+            "rgb_range": rgb_range,
+        }
         self.sub_mean = MeanShift(rgb_range=rgb_range, sign=-1)
         self.add_mean = MeanShift(rgb_range=rgb_range, sign=1)
         self.head = nn.Sequential(nn.Conv2d(in_channels, num_features, 3, padding=1))
@@ -96,3 +105,61 @@ class EDSR(nn.Module):
         x = x + self.body(x)
         x = self.add_mean(self.tail(x))
         return x / self.rgb_range
+
+
+def mean_shift_state(*, rgb_range: float = 255.0, rgb_mean=DIV2K_RGB_MEAN) -> dict[str, torch.Tensor]:
+    """The constant ``sub_mean``/``add_mean`` parameters, for checkpoints that do not carry them."""
+    eye = torch.eye(3).view(3, 3, 1, 1)
+    bias = rgb_range * torch.tensor(rgb_mean, dtype=torch.float32)
+    return {
+        "sub_mean.weight": eye.clone(),
+        "sub_mean.bias": -bias,
+        "add_mean.weight": eye.clone(),
+        "add_mean.bias": bias.clone(),
+    }
+
+
+_BASICSR_BLOCK_CONV = {"conv1": 0, "conv2": 2}
+
+
+def from_basicsr(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map a BasicSR ``EDSR`` state dict onto the official names this module uses.
+
+    The one place where BasicSR's EDSR layout is translated. BasicSR computes
+    ``conv_last(upsample(conv_after_body(body(h)) + h)) / img_range + mean`` with
+    ``h = conv_first((x - mean) * img_range)`` and a plain ``mean`` tensor (not in the state dict);
+    that equals this module's ``add_mean``/``sub_mean`` 1x1 convs with ``rgb_range = img_range``
+    (255) and the DIV2K mean, so the mapping is by name only:
+
+    ==============================  ===============================
+    BasicSR                         official EDSR (this module)
+    ==============================  ===============================
+    conv_first.*                    head.0.*
+    body.N.conv1.* / conv2.*        body.N.body.0.* / body.N.body.2.*
+    conv_after_body.*               body.<num_blocks>.*
+    upsample.K.*                    tail.0.K.*
+    conv_last.*                     tail.1.*
+    (mean buffer, img_range 255)    sub_mean.* / add_mean.* (constants)
+    ==============================  ===============================
+    """
+    num_blocks = len({k.split(".")[1] for k in state_dict if k.startswith("body.")})
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        head, _, rest = key.partition(".")
+        if head == "conv_first":
+            new = f"head.0.{rest}"
+        elif head == "body":
+            index, conv, param = rest.split(".")
+            new = f"body.{index}.body.{_BASICSR_BLOCK_CONV[conv]}.{param}"
+        elif head == "conv_after_body":
+            new = f"body.{num_blocks}.{rest}"
+        elif head == "upsample":
+            new = f"tail.0.{rest}"
+        elif head == "conv_last":
+            new = f"tail.1.{rest}"
+        else:
+            raise KeyError(f"unexpected key in a BasicSR EDSR state dict: {key}")
+        out[new] = value
+    for key, value in mean_shift_state().items():
+        out.setdefault(key, value)
+    return out

@@ -1,0 +1,304 @@
+"""Load a model from a registry name or a checkpoint file, detecting its architecture.
+
+    model = load("RealESRGAN_x4plus")          # published, after `vsr models download`
+    model = load("weights/my_edsr.safetensors")  # any supported layout, no hints needed
+    arch, scale = inspect("edsr_x3-ea3ef2c6.pt")
+
+Safety: ``.pth``/``.pt`` files are read with ``torch.load(weights_only=True)`` only; a pickle that
+would run code is refused with a ModelError before anything runs. Prefer ``.safetensors``.
+
+Containers are unwrapped (``params_ema`` preferred over ``params``, then ``state_dict``,
+``model``, ``net_g``; a ``module.`` prefix from DataParallel is stripped). Architecture and
+hyper-parameters come from ``vsr.models.detect``; values the weights cannot show come from the
+file's ``vsr`` metadata (written by ``save``), then the registry entry, then the caller's overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vsr.errors import ModelError
+from vsr.models import detect as _detect
+from vsr.models import registry, zoo
+
+PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
+META_KEY = "vsr"
+
+
+def _classes() -> dict[str, type[nn.Module]]:
+    from vsr.models.edsr import EDSR
+    from vsr.models.rrdbnet import RRDBNet
+    from vsr.models.srcnn import SRCNN
+    from vsr.models.srresnet import MSRResNet, SRResNet
+    from vsr.models.srvgg import SRVGGNetCompact
+    from vsr.models.vdsr import VDSR
+
+    return {c.arch: c for c in (EDSR, RRDBNet, MSRResNet, SRResNet, SRVGGNetCompact, SRCNN, VDSR)}
+
+
+def build(arch: str, **kwargs: Any) -> nn.Module:
+    """Construct an architecture by name with keyword hyper-parameters (random weights)."""
+    name = _detect.canonical_arch(arch)
+    if name is None:
+        raise ModelError(f"unknown architecture {arch!r}; supported: {', '.join(_detect.supported_archs())}")
+    return _classes()[name](**kwargs)
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _refuse(path: Path, exc: BaseException) -> ModelError:
+    return ModelError(
+        f"{path}: vsr refuses to unpickle code from this file ({str(exc).splitlines()[0][:160]}); "
+        "it is either not a plain weights file or unsafe. Convert it to .safetensors in a trusted environment"
+    )
+
+
+def _torch_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise _refuse(path, exc) from None
+    except RuntimeError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
+            raise _refuse(path, exc) from None
+        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    except (EOFError, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def unwrap(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Find the state dict inside a publisher's container; return it and any ``vsr`` metadata."""
+    meta: dict[str, Any] = {}
+    for _ in range(4):
+        if not isinstance(obj, dict):
+            break
+        if isinstance(obj.get(META_KEY), dict):
+            meta = dict(obj[META_KEY])
+        if _is_state_dict(obj):
+            break
+        inner = next((obj[k] for k in CONTAINER_KEYS if isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+            obj = tensors  # e.g. a state dict next to scalar bookkeeping
+            break
+        obj = inner
+    if not _is_state_dict(obj):
+        raise ModelError(
+            "no state dict found in the checkpoint (looked for tensors at the top level and under "
+            f"{', '.join(CONTAINER_KEYS)}); a pickled whole model is not supported: save its state_dict()"
+        )
+    state = dict(obj)
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state, meta
+
+
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint file's state dict (unwrapped) and its ``vsr`` metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+        return unwrap(state)[0], _safetensors_header(path)[1]
+    return unwrap(_torch_load(path))
+
+
+def _safetensors_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
+    """Shapes and ``vsr`` metadata from a safetensors header, without reading the tensors."""
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 100_000_000:
+                raise ValueError("header too large")
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, struct.error) as exc:
+        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+    raw_meta = header.pop("__metadata__", None) or {}
+    meta: dict[str, Any] = {}
+    if META_KEY in raw_meta:
+        try:
+            meta = json.loads(raw_meta[META_KEY])
+        except ValueError:
+            meta = {}
+    shapes = {k: tuple(v["shape"]) for k, v in header.items()}
+    if all(k.startswith("module.") for k in shapes):
+        shapes = {k[len("module."):]: v for k, v in shapes.items()}
+    return shapes, meta
+
+
+# ---------------------------------------------------------------- detection
+
+
+def _describe(shapes: dict[str, tuple[int, ...]]) -> str:
+    keys = sorted(shapes)
+    sample = ", ".join(f"{k} {list(shapes[k])}" for k in keys[:5])
+    return f"{len(keys)} tensors, e.g. {sample}"
+
+
+def _resolve(
+    shapes: dict[str, tuple[int, ...]],
+    meta: dict[str, Any],
+    *,
+    arch: str | None,
+    hints: dict[str, Any],
+    overrides: dict[str, Any],
+    where: str,
+) -> _detect.Detected:
+    wanted = None
+    if arch is not None:
+        wanted = _detect.canonical_arch(arch)
+        if wanted is None:
+            raise ModelError(f"unknown architecture {arch!r}; supported: {', '.join(_detect.supported_archs())}")
+    found = _detect.detect(shapes, arch=wanted)
+    if found is None:
+        what = f"does not look like {wanted}" if wanted else "has an unrecognised layout"
+        raise ModelError(
+            f"{where} {what} ({_describe(shapes)}); supported architectures: "
+            f"{', '.join(_detect.supported_archs())}"
+        )
+    if meta.get("arch") == found.arch:
+        found.kwargs.update({k: v for k, v in meta.items() if k != "arch" and k in found.guessed | set(found.kwargs)})
+    found.kwargs.update({k: v for k, v in hints.items() if k in found.guessed})
+    found.kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    if "kernel_sizes" in found.kwargs:
+        found.kwargs["kernel_sizes"] = tuple(found.kwargs["kernel_sizes"])
+    return found
+
+
+def _convert(state: dict[str, torch.Tensor], found: _detect.Detected) -> dict[str, torch.Tensor]:
+    """Rename publisher layouts to ours (the documented mappings live next to each module)."""
+    if found.layout == "basicsr" and found.arch == "edsr":
+        from vsr.models.edsr import from_basicsr
+
+        return from_basicsr(state)
+    if found.layout == "esrgan":
+        out = {}
+        for key, value in state.items():
+            for old, new in _detect.ESRGAN_RENAMES:
+                key = key.replace(old, new) if (old.startswith(".") or key.startswith(old)) else key
+            out[key] = value
+        return out
+    if found.arch == "edsr" and "sub_mean.weight" not in state:
+        from vsr.models.edsr import mean_shift_state
+
+        state = {**state, **mean_shift_state(rgb_range=float(found.kwargs.get("rgb_range", 255.0)))}
+    return state
+
+
+# ---------------------------------------------------------------- public API
+
+
+def _source_path(source: str | Path) -> tuple[Path, dict[str, Any]]:
+    """Resolve a registry name or a path to a file and the hints its entry gives."""
+    path = Path(source)
+    if path.is_file():
+        return path, {}
+    name = str(source)
+    for entry in registry.SHIPPED:
+        if name == entry.name:
+            shipped = registry.shipped_path(entry)
+            if not shipped.is_file():
+                raise ModelError(f"shipped weights for {name} are missing from {shipped}; reinstall vsr")
+            return shipped, {"scale": entry.scale}
+    entry = zoo.find(name)
+    if entry is not None:
+        cached = zoo.cached_path(entry)
+        if cached is None:
+            raise ModelError(f"{entry.name} is not downloaded yet: run `vsr models download {entry.name}`")
+        return cached, {"scale": entry.scale}
+    if registry.is_resampler(name):
+        raise ModelError(f"{name} is a resampler, not a network: it has no weights to load")
+    if path.suffix in PICKLE_SUFFIXES + (".safetensors",) or os.sep in name:
+        raise ModelError(f"model file not found: {path}")
+    raise registry.unknown_model(name)
+
+
+def load(
+    source: str | Path,
+    *,
+    arch: str | None = None,
+    device: str | torch.device = "cpu",
+    **overrides: Any,
+) -> nn.Module:
+    """A ready model (eval mode, ``.scale``, ``.arch``) from a registry name or checkpoint path.
+
+    ``arch`` restricts detection to one architecture (aliases such as ``esrgan`` accepted);
+    ``overrides`` (e.g. ``scale=3`` for SRCNN/VDSR, ``res_scale=0.1`` for EDSR) replace detected values.
+    """
+    path, hints = _source_path(source)
+    state, meta = read_state_dict(path)
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    found = _resolve(shapes, meta, arch=arch, hints=hints, overrides=overrides, where=str(path))
+    model = _classes()[found.arch](**found.kwargs)
+    try:
+        model.load_state_dict(_convert(state, found), strict=True)
+    except RuntimeError as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise ModelError(f"{path}: weights do not fit {found.arch} {found.kwargs}: {first}") from exc
+    return model.eval().to(device)
+
+
+def inspect(source: str | Path) -> tuple[str, int]:
+    """``(arch, scale)`` of a checkpoint or registry name; safetensors answer from the header only."""
+    path = Path(source)
+    if not path.is_file():
+        entry = next((e for e in registry.SHIPPED if e.name == str(source)), None) or zoo.find(str(source))
+        if entry is not None:
+            return entry.arch, entry.scale
+        path, _ = _source_path(source)
+    if path.suffix == ".safetensors":
+        shapes, meta = _safetensors_header(path)
+    else:
+        state, meta = read_state_dict(path)
+        shapes = {k: tuple(v.shape) for k, v in state.items()}
+    found = _resolve(shapes, meta, arch=None, hints={}, overrides={}, where=str(path))
+    return found.arch, int(found.kwargs["scale"])
+
+
+def save(model: nn.Module, path: str | Path) -> Path:
+    """Write weights plus ``vsr`` metadata (arch and hyper-parameters); atomically (temp + rename).
+
+    ``.safetensors`` (preferred) stores the metadata in its header; ``.pth`` stores
+    ``{"params": state_dict, "vsr": {...}}``, which ``torch.load(weights_only=True)`` reads.
+    """
+    path = Path(path)
+    meta = {"arch": model.arch, **getattr(model, "config", {"scale": model.scale})}
+    meta = {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
+
+            save_file(state, tmp, metadata={META_KEY: json.dumps(meta)})
+        else:
+            torch.save({"params": state, META_KEY: meta}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

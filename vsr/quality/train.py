@@ -1,0 +1,386 @@
+"""Training loop for EDSR-family models (L1, Adam, random patches, resumable, deterministic).
+
+The library never prints: progress goes through ``TrainConfig``'s ``on_event`` callback
+(``("step", info)``, ``("val", info)``, ``("log", message)``).
+
+Determinism: sample ``k`` (global index = step * batch + i) draws its image, crop and augmentation
+from ``numpy.random.default_rng([seed, k])``, so batches do not depend on worker processes or on
+resuming; weight init uses ``torch.manual_seed(seed)``. Resuming restores model, optimiser,
+scheduler, step and RNG states.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vsr.errors import InputError, ModelError, UsageError
+from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
+from vsr.quality.losses import pixel_loss
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: tuple[str, ...]
+    out_dir: str
+    scale: int = 2
+    arch: str = "edsr"
+    num_features: int = 64
+    num_blocks: int = 16
+    res_scale: float = 1.0
+    patch: int = 48  # LR patch side
+    batch: int = 16
+    steps: int = 1000
+    lr: float = 2e-4
+    min_lr: float = 1e-6
+    schedule: str = "cosine"  # cosine | step
+    step_every: int = 200_000  # step schedule: halve every N steps
+    warmup: int = 0
+    betas: tuple[float, float] = (0.9, 0.999)
+    loss: str = "l1"
+    seed: int = 0
+    workers: int = 0
+    threads: int = 0  # torch.set_num_threads when > 0
+    val_dir: str | None = None
+    val_every: int = 500
+    ckpt_every: int = 200
+    device: str = "auto"
+    amp: str = "auto"  # auto (fp16 on CUDA, off on CPU) | off | bf16 | fp16
+    channels_last: bool = False
+    init: str | None = None
+    resume: bool = False
+    export: str | None = None  # final safetensors path; default out_dir/model.safetensors
+    max_images: int = 0  # 0 = all
+    stop_at: int = 0  # stop (with a checkpoint, no export) after this step; 0 = run to ``steps``
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+class PatchDataset(torch.utils.data.Dataset):
+    """Sample ``k`` -> (lr, hr) float tensors in [0, 1], CHW; HR patch = ``patch * scale``."""
+
+    def __init__(self, hrs: list[np.ndarray], lrs: list[np.ndarray], *, scale: int, patch: int, seed: int) -> None:
+        self.hrs, self.lrs = hrs, lrs
+        self.scale, self.patch, self.seed = scale, patch, seed
+        sizes = np.array([lr.shape[0] * lr.shape[1] for lr in lrs], dtype=np.float64)
+        self.cum = np.cumsum(sizes / sizes.sum())  # pick images in proportion to their area
+
+    def __len__(self) -> int:  # the sampler decides; large enough for any run
+        return 2**62
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, int(k)])
+        i = min(int(np.searchsorted(self.cum, rng.random())), len(self.lrs) - 1)
+        lr_img, hr_img = self.lrs[i], self.hrs[i]
+        p, s = self.patch, self.scale
+        y = int(rng.integers(0, lr_img.shape[0] - p + 1))
+        x = int(rng.integers(0, lr_img.shape[1] - p + 1))
+        lr = lr_img[y : y + p, x : x + p]
+        hr = hr_img[y * s : (y + p) * s, x * s : (x + p) * s]
+        aug = int(rng.integers(0, 8))
+        if aug & 1:
+            lr, hr = lr[:, ::-1], hr[:, ::-1]
+        if aug & 2:
+            lr, hr = lr[::-1], hr[::-1]
+        if aug & 4:
+            lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
+        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float().div_(255.0)  # noqa: E731
+        return to_t(lr), to_t(hr)
+
+
+class RangeSampler(torch.utils.data.Sampler):
+    def __init__(self, start: int, stop: int) -> None:
+        self.start, self.stop = start, stop
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def load_training_images(
+    folders: tuple[str, ...] | list[str], scale: int, patch: int, max_images: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Read HR images, mod-crop, and precompute their MATLAB-bicubic LR once (kept in memory)."""
+    files: list[Path] = []
+    for f in folders:
+        files += list_images(f)
+    if max_images:
+        files = files[:max_images]
+    hrs, lrs = [], []
+    for path in files:
+        hr = mod_crop(read_rgb(path), scale)
+        if hr.shape[0] < patch * scale or hr.shape[1] < patch * scale:
+            continue
+        hrs.append(hr)
+        lrs.append(make_lr(hr, scale))
+    if not hrs:
+        raise InputError(f"no training image is at least {patch * scale}px on each side in {', '.join(folders)}")
+    return hrs, lrs
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    if cfg.arch == "edsr":
+        from vsr.models.edsr import EDSR
+
+        return EDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale, res_scale=cfg.res_scale)
+    raise UsageError(f"vsr train supports --arch edsr; got {cfg.arch!r}")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """State dict from a .safetensors file, a .pt/.pth file, or one of our training checkpoints."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"weights file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if isinstance(obj, dict) and "state_dict" in obj:
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise ModelError(f"{path} holds no state dict")
+    return obj
+
+
+def init_from(model: nn.Module, path: str | Path) -> list[str]:
+    """Copy every tensor of ``path`` whose name and shape match, except the upsampler (``tail.0``),
+    as the EDSR paper does to start x3/x4 from x2. Returns the copied names."""
+    src = read_state_dict(path)
+    own = model.state_dict()
+    copied = []
+    for k, v in src.items():
+        if k.startswith("tail.0.") or k not in own or own[k].shape != v.shape:
+            continue
+        own[k] = v.to(own[k].dtype)
+        copied.append(k)
+    if not copied:
+        raise ModelError(f"--init {path}: no tensor matches the model's names and shapes")
+    model.load_state_dict(own)
+    return copied
+
+
+def export_safetensors(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Save the state dict (same keys as the architecture module) as fp32 safetensors."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(sd, str(path), metadata=metadata or {})
+    return path
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+@torch.no_grad()
+def sr_image(model: nn.Module, lr: np.ndarray, device: torch.device, amp_dtype: torch.dtype | None = None) -> np.ndarray:
+    """Run the model on one uint8 RGB image; output uint8 (rounded and clamped, like the papers)."""
+    x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div_(255.0)[None].to(device)
+    if amp_dtype is not None:
+        with torch.autocast(device_type=device.type, dtype=amp_dtype):
+            y = model(x)
+    else:
+        y = model(x)
+    y = y.float().mul_(255.0).round_().clamp_(0, 255)
+    return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+
+
+def validate(model: nn.Module, pairs, scale: int, device: torch.device, amp_dtype=None) -> float:
+    from vsr.quality.metrics import psnr_y
+
+    was_training = model.training
+    model.eval()
+    vals = [psnr_y(sr_image(model, p.lr, device, amp_dtype), p.hr, scale) for p in pairs]
+    model.train(was_training)
+    return float(np.mean(vals))
+
+
+# ---------------------------------------------------------------------------------------- loop
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "cosine":
+        t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+        m = cfg.min_lr / cfg.lr
+        return m + (1 - m) * 0.5 * (1 + math.cos(math.pi * t))
+    if cfg.schedule == "step":
+        return 0.5 ** (step // cfg.step_every)
+    raise UsageError(f"unknown schedule {cfg.schedule!r}: use cosine or step")
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    amp = cfg.amp
+    if amp == "auto":
+        amp = "fp16" if device.type == "cuda" else "off"
+    return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def _rng_state() -> dict[str, Any]:
+    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any]) -> None:
+    torch.set_rng_state(st["torch"])
+    np.random.set_state(st["numpy"])
+    random.setstate(st["python"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
+    """Train; returns {"step", "val_psnr", "best_psnr", "export", "checkpoint", "seconds"}."""
+    emit = on_event or (lambda kind, info: None)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "last.pt"
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = _pick_device(cfg.device)
+    amp_dtype = _amp_dtype(cfg, device)
+
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)
+    if cfg.init and not cfg.resume:
+        copied = init_from(model, cfg.init)
+        emit("log", {"message": f"init: copied {len(copied)} tensors from {cfg.init} (upsampler re-initialised)"})
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
+    scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and amp_dtype == torch.float16))
+    criterion = pixel_loss(cfg.loss)
+
+    step, best, history = 0, -1.0, []
+    if cfg.resume:
+        if not ckpt_path.is_file():
+            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
+        ck = torch.load(str(ckpt_path), map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        if "scaler" in ck:
+            scaler.load_state_dict(ck["scaler"])
+        step, best, history = ck["step"], ck.get("best_psnr", -1.0), ck.get("history", [])
+        _set_rng_state(ck["rng"])
+        emit("log", {"message": f"resumed from {ckpt_path} at step {step}"})
+
+    t0 = time.time()
+    hrs, lrs = load_training_images(cfg.data, cfg.scale, cfg.patch, cfg.max_images)
+    emit("log", {"message": f"{len(hrs)} training images, LR precomputed in {time.time() - t0:.1f}s"})
+    val_pairs = None
+    if cfg.val_dir:
+        from vsr.quality.datasets import load_pairs
+
+        val_pairs = load_pairs(cfg.val_dir, cfg.scale)
+
+    ds = PatchDataset(hrs, lrs, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        ds,
+        batch_size=cfg.batch,
+        sampler=RangeSampler(step * cfg.batch, cfg.steps * cfg.batch),
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=False,
+    )
+
+    def save_checkpoint() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict(),
+                "step": step,
+                "best_psnr": best,
+                "history": history,
+                "rng": _rng_state(),
+                "config": asdict(cfg),
+            },
+            str(tmp),
+        )
+        tmp.replace(ckpt_path)
+
+    meta = {"arch": cfg.arch, "scale": str(cfg.scale), "num_features": str(cfg.num_features),
+            "num_blocks": str(cfg.num_blocks)}
+    val_psnr = None
+    model.train()
+    t_start = time.time()
+    loss_avg = None
+    for lr_b, hr_b in loader:
+        lr_b = lr_b.to(device, non_blocking=True)
+        hr_b = hr_b.to(device, non_blocking=True)
+        if cfg.channels_last:
+            lr_b = lr_b.contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        if amp_dtype is not None:
+            with torch.autocast(device_type=device.type, dtype=amp_dtype):
+                sr = model(lr_b)
+            loss = criterion(sr.float(), hr_b)
+        else:
+            loss = criterion(model(lr_b), hr_b)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        lv = float(loss.detach())
+        if not math.isfinite(lv):
+            raise UsageError(f"loss became {lv} at step {step}: lower --lr or turn --amp off")
+        loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
+        emit("step", {"step": step, "steps": cfg.steps, "loss": lv, "loss_avg": loss_avg,
+                      "lr": opt.param_groups[0]["lr"], "elapsed": time.time() - t_start})
+        if val_pairs is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+            val_psnr = validate(model, val_pairs, cfg.scale, device)
+            history.append((step, val_psnr))
+            if val_psnr > best:
+                best = val_psnr
+                export_safetensors(model, out / "best.safetensors", {**meta, "step": str(step), "val_psnr": f"{val_psnr:.3f}"})
+            emit("val", {"step": step, "psnr": val_psnr, "best": best, "elapsed": time.time() - t_start})
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save_checkpoint()
+        if cfg.stop_at and step >= cfg.stop_at:
+            save_checkpoint()
+            return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": None,
+                    "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}
+    export = Path(cfg.export) if cfg.export else out / "model.safetensors"
+    export_safetensors(model, export, {**meta, "step": str(step)})
+    save_checkpoint()
+    return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": str(export),
+            "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}

@@ -1,0 +1,364 @@
+"""Colour conversion on the compute device: decoder planes -> float RGB [0, 1] -> encoder planes.
+
+Everything here is plain torch, so it runs wherever the tensors live (CUDA in production, CPU in
+the tests, where it is checked against FFmpeg's swscale).
+
+Frames travel between host and device as one flat buffer per frame (``PlaneLayout``): the Y plane,
+then U, then V, each without line padding, in the storage dtype (uint8 for 8-bit formats, int16 for
+deeper ones, holding the 16-bit little-endian code as its bit pattern). Packing and unpacking
+``av.VideoFrame`` objects to and from that buffer are the only host-side steps.
+
+Conventions (those of MPEG-2/H.264/HEVC and of swscale):
+- limited range: Y = (16 + 219 Y') << (n - 8), C = (128 + 224 P) << (n - 8);
+  full range: Y = (2^n - 1) Y', C = (2^n - 1) P + 2^(n - 1);
+- chroma siting "left": horizontally co-sited with even luma columns, vertically between rows;
+  upsampling is linear in that geometry, downsampling its matching [1 2 1]/4 (horizontal) and
+  [1 1]/2 (vertical) filter, so ``from_rgb(to_rgb(x)) == x`` within one code for smooth chroma and
+  exactly for 4:4:4;
+- RGB is clamped to [0, 1] before quantising, so codes stay in the nominal range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import av
+    import torch
+
+# Luma coefficients (Kr, Kb) by swscale matrix name.
+KR_KB: dict[str, tuple[float, float]] = {
+    "itu601": (0.299, 0.114),
+    "smpte170m": (0.299, 0.114),
+    "bt470bg": (0.299, 0.114),
+    "fcc": (0.30, 0.11),
+    "itu709": (0.2126, 0.0722),
+    "smpte240m": (0.212, 0.087),
+    "bt2020": (0.2627, 0.0593),
+}
+# AVColorSpace tag to write for each matrix.
+COLORSPACE_TAG = {"itu709": 1, "fcc": 4, "itu601": 6, "bt470bg": 5, "smpte170m": 6, "smpte240m": 7, "bt2020": 9}
+
+# Formats the device code reads or writes directly; others are repacked by swscale on the host
+# first (a lossless shuffle of the same samples for the common hardware-decoder formats).
+_REPACK = {
+    "nv12": "yuv420p",
+    "nv21": "yuv420p",
+    "p010le": "yuv420p10le",
+    "p016le": "yuv420p16le",
+    "nv16": "yuv422p",
+    "yuyv422": "yuv422p",
+    "uyvy422": "yuv422p",
+    "p210le": "yuv422p10le",
+    "nv24": "yuv444p",
+    "rgba": "rgb24",
+    "bgra": "rgb24",
+    "argb": "rgb24",
+    "abgr": "rgb24",
+    "bgr24": "rgb24",
+    "rgb0": "rgb24",
+    "bgr0": "rgb24",
+}
+
+
+@dataclass(frozen=True)
+class PlaneLayout:
+    """Where each plane of one frame sits in its flat host/device buffer."""
+
+    pix_fmt: str
+    width: int
+    height: int
+    kind: str  # "yuv", "gray" or "rgb" (packed rgb24)
+    bits: int
+    sub_x: int  # log2 of the horizontal chroma subsampling (1 for 4:2:0 and 4:2:2)
+    sub_y: int  # log2 of the vertical one (1 for 4:2:0)
+
+    @classmethod
+    def of(cls, pix_fmt: str, width: int, height: int) -> PlaneLayout:
+        import av
+
+        fmt = av.VideoFormat(pix_fmt, 64, 64)  # a size divisible by every subsampling factor
+        name = fmt.name
+        if name == "rgb24":
+            return cls(name, width, height, "rgb", 8, 0, 0)
+        comps = fmt.components
+        bits = max(c.bits for c in comps)
+        planar = all(c.plane == i for i, c in enumerate(comps[:3]))
+        if name.startswith("gray") and len(comps) == 1:
+            return cls(name, width, height, "gray", bits, 0, 0)
+        if not (name.startswith("yuv") and len(comps) == 3 and planar) or fmt.is_big_endian or bits > 16:
+            raise ValueError(f"{name} is not a planar YUV, gray or rgb24 format")
+        return cls(name, width, height, "yuv", bits, _log2(64 // comps[1].width), _log2(64 // comps[1].height))
+
+    @property
+    def chroma_size(self) -> tuple[int, int]:
+        """(height, width) of a chroma plane."""
+        return -(-self.height // (1 << self.sub_y)), -(-self.width // (1 << self.sub_x))
+
+    @property
+    def plane_shapes(self) -> list[tuple[int, ...]]:
+        if self.kind == "rgb":
+            return [(self.height, self.width, 3)]
+        if self.kind == "gray":
+            return [(self.height, self.width)]
+        return [(self.height, self.width), self.chroma_size, self.chroma_size]
+
+    @property
+    def elements(self) -> int:
+        """Samples per frame in the flat buffer."""
+        return sum(int(np.prod(s)) for s in self.plane_shapes)
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(np.uint8) if self.bits <= 8 else np.dtype("<u2")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        import torch
+
+        return torch.uint8 if self.bits <= 8 else torch.int16
+
+    @property
+    def nbytes(self) -> int:
+        return self.elements * self.numpy_dtype.itemsize
+
+    @property
+    def full_scale(self) -> int:
+        return (1 << self.bits) - 1
+
+
+def _log2(ratio: int) -> int:
+    if ratio not in (1, 2, 4):
+        raise ValueError(f"unsupported chroma subsampling 1/{ratio}")
+    return ratio.bit_length() - 1
+
+
+def device_format(pix_fmt: str) -> str:
+    """The format a decoded frame is repacked to on the host before upload (often itself)."""
+    if pix_fmt in _REPACK:
+        return _REPACK[pix_fmt]
+    try:
+        PlaneLayout.of(pix_fmt, 2, 2)
+        return pix_fmt
+    except ValueError:
+        import av
+
+        deep = max(c.bits for c in av.VideoFormat(pix_fmt).components) > 8
+        return "yuv444p16le" if deep else "yuv444p"
+
+
+def output_format(pix_fmt: str) -> str:
+    """The planar format the device writes for an encoder format (repacked on the host if different)."""
+    return device_format(pix_fmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Host side: av.VideoFrame <-> flat buffer
+
+
+def frame_to_buffer(frame: av.VideoFrame, layout: PlaneLayout, out: np.ndarray) -> None:
+    """Copy the planes of ``frame`` (already in ``layout.pix_fmt``) into ``out`` (1-D, layout dtype)."""
+    if frame.format.name != layout.pix_fmt or (frame.width, frame.height) != (layout.width, layout.height):
+        raise ValueError(
+            f"frame is {frame.format.name} {frame.width}x{frame.height}, "
+            f"buffer expects {layout.pix_fmt} {layout.width}x{layout.height}"
+        )
+    dt = layout.numpy_dtype
+    pos = 0
+    for plane, shape in zip(frame.planes, layout.plane_shapes):
+        h, w = shape[0], int(np.prod(shape[1:]))
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:h].view(dt)[:, :w]
+        out[pos : pos + h * w].reshape(h, w)[...] = rows
+        pos += h * w
+
+
+def buffer_to_frame(buf: np.ndarray, layout: PlaneLayout) -> av.VideoFrame:
+    """A new ``av.VideoFrame`` holding the planes in ``buf`` (the inverse of ``frame_to_buffer``)."""
+    import av
+
+    frame = av.VideoFrame(layout.width, layout.height, layout.pix_fmt)
+    dt = layout.numpy_dtype
+    pos = 0
+    for plane, shape in zip(frame.planes, layout.plane_shapes):
+        h, w = shape[0], int(np.prod(shape[1:]))
+        dst = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:h].view(dt)
+        dst[:, :w] = buf[pos : pos + h * w].reshape(h, w)
+        pos += h * w
+    return frame
+
+
+def prepare_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """Repack a decoded frame to the format the device reads, keeping its samples and range."""
+    target = device_format(frame.format.name)
+    if target == frame.format.name:
+        return frame
+    return frame.reformat(format=target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Device side: flat buffers <-> float RGB
+
+
+def split_planes(packed: torch.Tensor, layout: PlaneLayout) -> list[torch.Tensor]:
+    """Views of a (B, elements) buffer as (B, h, w) planes (or (B, h, w, 3) for rgb24)."""
+    out, pos = [], 0
+    for shape in layout.plane_shapes:
+        n = int(np.prod(shape))
+        out.append(packed[:, pos : pos + n].reshape(packed.shape[0], *shape))
+        pos += n
+    return out
+
+
+def _codes_to_float(x: torch.Tensor, bits: int) -> torch.Tensor:
+    import torch
+
+    if x.dtype == torch.int16:  # 16-bit codes stored as their bit pattern
+        return (x.to(torch.int32) & 0xFFFF).to(torch.float32)
+    return x.to(torch.float32)
+
+
+def _matrix(matrix: str) -> tuple[float, float, float]:
+    if matrix not in KR_KB:
+        raise ValueError(f"unknown colour matrix {matrix!r}: use one of {', '.join(KR_KB)}")
+    kr, kb = KR_KB[matrix]
+    return kr, 1.0 - kr - kb, kb
+
+
+def _upsample_x(c: torch.Tensor, width: int) -> torch.Tensor:
+    """Left-sited x2 horizontal linear upsampling of (..., w) to (..., width)."""
+    import torch
+
+    nxt = torch.cat([c[..., 1:], c[..., -1:]], dim=-1)
+    return torch.stack([c, (c + nxt) * 0.5], dim=-1).flatten(-2)[..., :width]
+
+
+def _upsample_y(c: torch.Tensor, height: int) -> torch.Tensor:
+    """Centre-sited x2 vertical linear upsampling of (..., h, w) to (..., height, w)."""
+    import torch
+
+    prev = torch.cat([c[..., :1, :], c[..., :-1, :]], dim=-2)
+    nxt = torch.cat([c[..., 1:, :], c[..., -1:, :]], dim=-2)
+    even = 0.75 * c + 0.25 * prev
+    odd = 0.75 * c + 0.25 * nxt
+    return torch.stack([even, odd], dim=-2).flatten(-3, -2)[..., :height, :]
+
+
+def _downsample_x(x: torch.Tensor, cw: int) -> torch.Tensor:
+    """[1 2 1]/4 at even columns (left siting) of (..., W) -> (..., cw)."""
+    import torch
+
+    w = x.shape[-1]
+    left = x[..., :1]
+    right = x[..., -1:].expand(*x.shape[:-1], 2 * cw + 1 - w)
+    xp = torch.cat([left, x, right], dim=-1)
+    return (xp[..., 0 : 2 * cw : 2] + 2.0 * xp[..., 1 : 2 * cw + 1 : 2] + xp[..., 2 : 2 * cw + 2 : 2]) * 0.25
+
+
+def _downsample_y(x: torch.Tensor, ch: int) -> torch.Tensor:
+    """Mean of row pairs (centre siting) of (..., H, w) -> (..., ch, w)."""
+    import torch
+
+    h = x.shape[-2]
+    if 2 * ch > h:
+        x = torch.cat([x, x[..., -1:, :]], dim=-2)
+    return (x[..., 0 : 2 * ch : 2, :] + x[..., 1 : 2 * ch : 2, :]) * 0.5
+
+
+def to_rgb(packed: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: bool) -> torch.Tensor:
+    """(B, elements) codes -> (B, 3, H, W) float32 RGB in [0, 1]."""
+    import torch
+
+    planes = split_planes(packed, layout)
+    n = layout.bits
+    if layout.kind == "rgb":
+        return (planes[0].permute(0, 3, 1, 2).to(torch.float32) / 255.0).contiguous()
+    y = _codes_to_float(planes[0], n)
+    if full_range:
+        yf = y / layout.full_scale
+    else:
+        yf = (y / (1 << (n - 8)) - 16.0) / 219.0
+    if layout.kind == "gray":
+        return yf.clamp_(0.0, 1.0).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+    chroma = []
+    for p in planes[1:]:
+        c = _codes_to_float(p, n)
+        c = (c - (1 << (n - 1))) / layout.full_scale if full_range else (c / (1 << (n - 8)) - 128.0) / 224.0
+        for _ in range(layout.sub_x):
+            c = _upsample_x(c, layout.width if _ == layout.sub_x - 1 else 2 * c.shape[-1])
+        for _ in range(layout.sub_y):
+            c = _upsample_y(c, layout.height if _ == layout.sub_y - 1 else 2 * c.shape[-2])
+        chroma.append(c)
+    pb, pr = chroma
+    kr, kg, kb = _matrix(matrix)
+    r = yf + (2.0 * (1.0 - kr)) * pr
+    b = yf + (2.0 * (1.0 - kb)) * pb
+    g = (yf - kr * r - kb * b) / kg
+    return torch.stack([r, g, b], dim=1).clamp_(0.0, 1.0)
+
+
+def _quantise(x: torch.Tensor, layout: PlaneLayout) -> torch.Tensor:
+    import torch
+
+    q = torch.round(x).clamp_(0, layout.full_scale).to(torch.int32)
+    if layout.torch_dtype == torch.uint8:
+        return q.to(torch.uint8)
+    return torch.where(q > 32767, q - 65536, q).to(torch.int16)
+
+
+def from_rgb(
+    rgb: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: bool, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(B, 3, H, W) float RGB -> (B, elements) codes of ``layout`` (written into ``out`` if given)."""
+    import torch
+
+    b_ = rgb.shape[0]
+    if tuple(rgb.shape[2:]) != (layout.height, layout.width):
+        raise ValueError(f"RGB is {tuple(rgb.shape[2:])}, layout wants {(layout.height, layout.width)}")
+    rgb = rgb.float().clamp(0.0, 1.0)
+    n = layout.bits
+    if layout.kind == "rgb":
+        planes = [_quantise(rgb.permute(0, 2, 3, 1) * 255.0, layout)]
+    else:
+        kr, kg, kb = _matrix(matrix)
+        r, g, bl = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+        y = kr * r + kg * g + kb * bl
+        if full_range:
+            planes = [_quantise(y * layout.full_scale, layout)]
+        else:
+            planes = [_quantise((16.0 + 219.0 * y) * (1 << (n - 8)), layout)]
+        if layout.kind == "yuv":
+            ch, cw = layout.chroma_size
+            for c in ((bl - y) / (2.0 * (1.0 - kb)), (r - y) / (2.0 * (1.0 - kr))):
+                for _ in range(layout.sub_x):
+                    c = _downsample_x(c, -(-c.shape[-1] // 2) if _ < layout.sub_x - 1 else cw)
+                for _ in range(layout.sub_y):
+                    c = _downsample_y(c, -(-c.shape[-2] // 2) if _ < layout.sub_y - 1 else ch)
+                if full_range:
+                    planes.append(_quantise(c * layout.full_scale + (1 << (n - 1)), layout))
+                else:
+                    planes.append(_quantise((128.0 + 224.0 * c) * (1 << (n - 8)), layout))
+    flat = torch.cat([p.reshape(b_, -1) for p in planes], dim=1)
+    if out is None:
+        return flat
+    out.copy_(flat)
+    return out
+
+
+def residual_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Antialiased bicubic resize of (B, C, H, W) to ``size`` = (height, width); identity if equal."""
+    import torch.nn.functional as F
+
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bicubic", align_corners=False, antialias=True)
+
+
+def tag_frame(frame: av.VideoFrame, matrix: str, full_range: bool) -> av.VideoFrame:
+    """Write the colour tags the encoder should carry (matrix and range)."""
+    if frame.format.name != "rgb24":
+        frame.colorspace = COLORSPACE_TAG.get(matrix, 2)
+        frame.color_range = 2 if full_range else 1
+    return frame

@@ -51,6 +51,7 @@ class Plan:
     duration: float | None
     overwrite: bool
     strict: bool
+    arch: str | None = None  # architecture override for checkpoints (--arch)
 
     @property
     def is_resampler(self) -> bool:
@@ -285,4 +286,5 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         duration=opts.duration,
         overwrite=opts.overwrite,
         strict=opts.strict,
+        arch=opts.arch,
     )

@@ -1,0 +1,49 @@
+"""Options shared by ``vsr upscale`` and ``vsr probe`` and their conversion to UpscaleOptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vsr.config import BACKENDS, UpscaleOptions
+from vsr.errors import UsageError
+
+
+def parse_time(value: str | None, name: str) -> float | None:
+    """Seconds from ``12.5``, ``1:02.5`` or ``01:02:03.5``."""
+    if value is None:
+        return None
+    try:
+        seconds = 0.0
+        for part in value.strip().split(":"):
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise UsageError(f"{name} {value!r}: use seconds (12.5) or [HH:]MM:SS[.ms]") from None
+    return seconds
+
+
+def sizing_options(func):
+    """INPUT, --to/--scale, --model/--arch, --backend, --device."""
+    decorators = [
+        click.argument("input", type=click.Path(path_type=Path)),
+        click.option("--to", "to", default=None, help="Target size: 720p, 1080p, 1440p, 4k, 8k or WxH (fits inside, keeps the display aspect ratio)."),
+        click.option("--scale", type=float, default=None, help="Scale factor (instead of --to)."),
+        click.option("--model", default=None, help="Model name (see `vsr models`), bicubic, lanczos, or a .pth/.safetensors path."),
+        click.option("--arch", default=None, help="Override the architecture detected from a checkpoint."),
+        click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def options_from_kwargs(kwargs: dict) -> UpscaleOptions:
+    device = kwargs.get("device", "auto")
+    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise UsageError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    fields = {k: v for k, v in kwargs.items() if k in UpscaleOptions.__dataclass_fields__ and v is not None}
+    fields["start"] = parse_time(kwargs.get("start"), "--start")
+    fields["duration"] = parse_time(kwargs.get("duration"), "--duration")
+    return UpscaleOptions(**fields)

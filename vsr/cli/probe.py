@@ -1,0 +1,60 @@
+"""``vsr probe``: the streams of a file and what ``vsr upscale`` would do with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from vsr.cli.common import debug_option, handle_errors
+from vsr.cli.options import options_from_kwargs, sizing_options
+
+
+@click.command()
+@sizing_options
+@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto")
+@click.option("--batch", type=int, default=None)
+@click.option("--tile", type=int, default=0)
+@click.option("--tile-overlap", type=int, default=16)
+@click.option("--codec", default="h264")
+@click.option("--pix-fmt", default=None)
+@click.option("--crf", type=int, default=None)
+@click.option("--preset", default=None)
+@click.option("--start", type=str, default=None)
+@click.option("--duration", type=str, default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print streams and plan as JSON.")
+@debug_option
+@handle_errors
+def probe(as_json: bool, debug: bool, **kwargs) -> None:
+    """Show INPUT's streams and the plan for upscaling it, without processing."""
+    from vsr.plan import make_plan
+
+    plan = make_plan(options_from_kwargs({**kwargs, "overwrite": True}), check_paths=False)
+    info = plan.source
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), default=str))
+        return
+    click.echo(f"{info.path} ({info.container})")
+    for s in info.streams:
+        extra = ", ".join(x for x in (s.detail, s.language and f"lang={s.language}", s.title and f"title={s.title!r}") if x)
+        click.echo(f"  #{s.index} {s.kind:<9} {s.codec:<10} {extra}")
+    rate = f"{float(info.frame_rate):.3f} fps" if info.frame_rate else "unknown rate"
+    click.echo(f"video: {info.width}x{info.height} SAR {info.sar} {info.pix_fmt} ({info.bit_depth}-bit), "
+               f"{info.colour.description}, {rate}, {info.frames or '?'} frames"
+               + (f", rotation {info.rotation}°" if info.rotation else ""))
+    click.echo("plan:")
+    rows = [
+        ("output", f"{plan.output}  {plan.width}x{plan.height} SAR {plan.sar}, {plan.codec} {plan.pix_fmt}"
+         + (f" crf {plan.crf}" if plan.crf is not None else "") + (f" preset {plan.preset}" if plan.preset else "")),
+        ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
+        ("resample", plan.resample),
+        ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
+        ("batch", str(plan.batch)),
+        ("tile", f"{plan.tile} (overlap {plan.tile_overlap})" if plan.tile else "whole frames"),
+    ]
+    if plan.start is not None or plan.duration is not None:
+        rows.append(("section", f"start {plan.start or 0:g} s, duration {plan.duration or 'to end'}"))
+    for key, value in rows:
+        click.echo(f"  {key:<9} {value}")

@@ -1,0 +1,166 @@
+"""Decode the video stream (threaded) and demux the streams to copy, without dropping anything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+
+from vsr.errors import DamagedInputError
+from vsr.io.probe import VideoInfo, open_input
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Section:
+    """The part of the file to process, in seconds (``end`` None: to the end)."""
+
+    start: float = 0.0
+    end: float | None = None
+
+    @property
+    def is_whole(self) -> bool:
+        return self.start <= 0 and self.end is None
+
+    def contains(self, t: float) -> bool:
+        return t >= self.start - 1e-6 and (self.end is None or t < self.end - 1e-6)
+
+
+@dataclass
+class DecodeStats:
+    frames: int = 0
+    damaged_packets: int = 0
+    corrupt_frames: int = 0
+    repaired_timestamps: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class VideoReader:
+    """Yields decoded frames of the first video stream in presentation order, each with a pts.
+
+    Packets of every other stream that the output keeps are handed to ``on_packet`` as they are
+    demuxed (for copying). Damage (packets the decoder rejects) is counted, or raised with
+    ``strict``.
+    """
+
+    def __init__(self, info: VideoInfo, section: Section | None = None, *, strict: bool = False,
+                 copy_streams: tuple[int, ...] = (), on_packet: Callable[[av.Packet], None] | None = None) -> None:
+        self.info = info
+        self.section = section or Section()
+        self.strict = strict
+        self.copy_streams = copy_streams
+        self.on_packet = on_packet
+        self.stats = DecodeStats()
+        self._last_pts: int | None = None
+        self._container: av.container.InputContainer | None = None
+
+    def __enter__(self) -> VideoReader:
+        self._container = open_input(self.info.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def frames(self) -> Iterator[av.VideoFrame]:
+        container = self._container
+        assert container is not None, "use VideoReader as a context manager"
+        video = container.streams[self.info.stream_index]
+        video.thread_type = "AUTO"  # frame + slice threads; must be set before the codec opens
+        others = [container.streams[i] for i in self.copy_streams]
+        if self.section.start > 0:
+            container.seek(int(self.section.start / av.time_base), backward=True, any_frame=False)
+        done = False
+        for packet in self._demux(container, [video, *others]):
+            if packet.stream.index != video.index:
+                if self.on_packet is not None and packet.dts is not None and self._keep_packet(packet):
+                    self.on_packet(packet)
+                continue
+            if done:
+                continue  # keep demuxing the copied streams to the section's end
+            for frame in self._decode(video, packet):
+                t = float(frame.pts * frame.time_base)
+                if self.section.end is not None and t >= self.section.end - 1e-6:
+                    done = True
+                    break
+                if t < self.section.start - 1e-6:
+                    continue
+                yield frame
+            if done and not others:
+                break
+        if not done:
+            for frame in self._decode(video, None):  # flush the decoder
+                t = float(frame.pts * frame.time_base)
+                if self.section.contains(t):
+                    yield frame
+        self._report()
+
+    def _keep_packet(self, packet: av.Packet) -> bool:
+        if self.section.is_whole:
+            return True
+        ts = packet.pts if packet.pts is not None else packet.dts
+        return self.section.contains(float(ts * packet.time_base))
+
+    def _demux(self, container, streams) -> Iterator[av.Packet]:
+        demux = container.demux(*streams)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:
+                self._damage(f"read error: {exc}")
+                return
+            if packet.size == 0 and packet.dts is None:
+                continue  # the demuxer's end-of-stream marker; decoders are flushed separately
+            yield packet
+
+    def _decode(self, stream, packet: av.Packet | None) -> list[av.VideoFrame]:
+        try:
+            frames = stream.codec_context.decode(packet)
+        except av.error.FFmpegError as exc:
+            self._damage(f"undecodable packet at dts {packet.dts if packet else 'flush'}: {exc}")
+            return []
+        out = []
+        for frame in frames:
+            if frame.is_corrupt:
+                self.stats.corrupt_frames += 1
+                if self.strict:
+                    raise DamagedInputError(f"corrupt frame at {frame.time}s in {self.info.path}; drop --strict to process what decodes")
+            out.append(self._with_pts(frame, stream))
+        return out
+
+    def _with_pts(self, frame: av.VideoFrame, stream) -> av.VideoFrame:
+        """Every frame leaves with a pts that increases; missing or repeated ones are repaired."""
+        if frame.time_base is None:
+            frame.time_base = stream.time_base
+        pts = frame.pts
+        if pts is None:
+            pts = getattr(frame, "best_effort_timestamp", None)
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            step = 1
+            if self.info.frame_rate:
+                step = max(1, round(1 / (self.info.frame_rate * Fraction(frame.time_base))))
+            pts = (self._last_pts + step) if self._last_pts is not None else 0
+            self.stats.repaired_timestamps += 1
+        frame.pts = pts
+        self._last_pts = pts
+        self.stats.frames += 1
+        return frame
+
+    def _damage(self, message: str) -> None:
+        self.stats.damaged_packets += 1
+        if len(self.stats.errors) < 5:
+            self.stats.errors.append(message)
+        if self.strict:
+            raise DamagedInputError(f"damaged input {self.info.path}: {message} (drop --strict to process what decodes)")
+
+    def _report(self) -> None:
+        if self.stats.damaged_packets or self.stats.corrupt_frames:
+            log.warning("damaged input: %d packet(s) could not be decoded, %d corrupt frame(s)",
+                        self.stats.damaged_packets, self.stats.corrupt_frames)

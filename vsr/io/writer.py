@@ -1,0 +1,189 @@
+"""Encode the upscaled video, copy the other streams packet for packet, and only rename the
+result into place when everything succeeded."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vsr.errors import OutputError
+from vsr.io.colour import output_tags
+from vsr.io.probe import open_input
+
+log = logging.getLogger(__name__)
+
+# Container-level metadata that describes the old file rather than its content.
+_SKIP_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "creation_time"}
+_MP4_FAMILY = {".mp4", ".m4v", ".mov"}
+_MP4_SUBTITLES = {"mov_text"}
+_THREADED_ENCODERS = {"libx264", "libx265", "libsvtav1", "prores_ks", "ffv1", "libaom-av1", "mpeg4"}
+
+
+def copyable_streams(container: av.container.InputContainer, video_index: int, output: Path) -> tuple[list[int], list[str]]:
+    """Indices of the streams to copy into ``output`` and warnings about the ones that cannot go."""
+    keep, warnings = [], []
+    mp4 = output.suffix.lower() in _MP4_FAMILY
+    for s in container.streams:
+        if s.index == video_index:
+            continue
+        codec = s.codec_context.name if s.codec_context else "unknown"
+        if s.type == "video":
+            warnings.append(f"stream #{s.index} (second video, {codec}) is not copied")
+        elif s.type == "subtitle" and mp4 and codec not in _MP4_SUBTITLES:
+            warnings.append(f"subtitle stream #{s.index} ({codec}) cannot be stored in {output.suffix}: write .mkv to keep it")
+        elif s.type in ("data", "attachment") and mp4:
+            continue
+        elif s.type in ("audio", "subtitle", "data", "attachment"):
+            keep.append(s.index)
+    return keep, warnings
+
+
+class VideoWriter:
+    """Writes to a temporary file beside ``output``; ``commit`` renames it into place."""
+
+    def __init__(self, plan, copy_streams: list[int], time_offset: float = 0.0) -> None:
+        self.plan = plan
+        self.output = Path(plan.output)
+        self.copy_streams = copy_streams
+        self.time_offset = time_offset  # seconds subtracted from every timestamp (for --start)
+        self.frames_written = 0
+        self._tmp: Path | None = None
+        self._container: av.container.OutputContainer | None = None
+        self._video = None
+        self._copied: dict[int, av.stream.Stream] = {}
+        self._last_dts: dict[int, int] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> VideoWriter:
+        directory = self.output.parent if str(self.output.parent) else Path(".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.output.stem}.", suffix=f".partial{self.output.suffix}", dir=directory)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {directory}: {exc.strerror}") from exc
+        os.close(fd)
+        self._tmp = Path(tmp)
+        try:
+            fmt = av.format.ContainerFormat(_format_for(self.output), "w").name
+            self._container = av.open(str(self._tmp), mode="w", format=fmt)
+            self._setup()
+        except Exception:
+            self.abort()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; an existing output is never touched."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            except av.error.FFmpegError:
+                pass  # the file is being thrown away; its trailer does not matter
+            self._container = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+    def commit(self) -> Path:
+        """Flush the encoder, finish the file and rename it into place."""
+        assert self._container is not None and self._tmp is not None
+        for packet in self._video.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+        os.replace(self._tmp, self.output)
+        self._tmp = None
+        return self.output
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        plan, info = self.plan, self.plan.source
+        out = self._container
+        with open_input(info.path) as src:
+            out.metadata.update({k: v for k, v in src.metadata.items() if k.lower() not in _SKIP_METADATA})
+            in_video = src.streams[info.stream_index]
+            self._add_video(out, in_video)
+            for index in self.copy_streams:
+                template = src.streams[index]
+                stream = out.add_stream_from_template(template)
+                stream.metadata.update(template.metadata)
+                stream.disposition = template.disposition
+                self._copied[index] = stream
+            chapters = src.chapters() if hasattr(src, "chapters") else []
+            if chapters and self.time_offset == 0:
+                out.set_chapters(chapters)
+
+    def _add_video(self, out, in_video) -> None:
+        plan, info = self.plan, self.plan.source
+        rate = info.frame_rate if info.frame_rate and info.frame_rate > 0 else None
+        options = {}
+        if plan.crf is not None and plan.codec in ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"):
+            options["crf"] = str(plan.crf)
+        elif plan.crf is not None and plan.codec.endswith("_nvenc"):
+            options["cq"] = str(plan.crf)
+        if plan.preset:
+            options["preset"] = plan.preset
+        if plan.codec == "libx265":
+            options.setdefault("x265-params", "log-level=error")
+        try:
+            video = out.add_stream(plan.codec, rate=rate, options=options)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot use encoder {plan.codec}: {exc}") from exc
+        cc = video.codec_context
+        cc.width, cc.height = plan.width, plan.height
+        cc.pix_fmt = plan.pix_fmt
+        cc.time_base = info.time_base
+        video.time_base = info.time_base
+        cc.sample_aspect_ratio = plan.sar
+        tags = output_tags(info.colour, info.height)
+        cc.colorspace, cc.color_primaries = tags.colorspace, tags.primaries
+        cc.color_trc, cc.color_range = tags.transfer, tags.color_range
+        if plan.codec in _THREADED_ENCODERS:
+            cc.thread_count = 0  # let the encoder use every core
+            cc.thread_type = "AUTO"
+        video.metadata.update({k: v for k, v in in_video.metadata.items() if k in ("language", "title")})
+        video.disposition = in_video.disposition
+        if info.rotation:
+            video.set_display_rotation(info.rotation)
+        self._video = video
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write(self, frame: av.VideoFrame) -> None:
+        if self.time_offset:
+            frame.pts -= round(self.time_offset / Fraction(frame.time_base))
+        frame.pict_type = av.video.frame.PictureType.NONE
+        try:
+            packets = self._video.encode(frame)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"encoder {self.plan.codec} failed: {exc}") from exc
+        for packet in packets:
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def copy(self, packet: av.Packet) -> None:
+        """Mux a packet of a copied stream unchanged (timestamps shifted only for --start)."""
+        stream = self._copied.get(packet.stream.index)
+        if stream is None:
+            return
+        if self.time_offset:
+            shift = round(self.time_offset / Fraction(packet.time_base))
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        packet.stream = stream
+        self._container.mux(packet)
+
+
+def _format_for(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    return {"mkv": "matroska", "m4v": "mp4", "mov": "mov", "mp4": "mp4", "webm": "webm", "avi": "avi",
+            "ts": "mpegts", "nut": "nut", "mxf": "mxf"}.get(ext, ext or "matroska")

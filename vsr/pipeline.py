@@ -1,0 +1,216 @@
+"""The only place that knows every stage: reader thread -> batches -> backend -> writer thread.
+
+Queues are bounded, so memory depends on the batch size, not on the clip's length. Any stage's
+failure stops the others, the temporary output is removed, and the error is raised here.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import av
+
+from vsr.backends.base import create_backend
+from vsr.io.probe import open_input
+from vsr.io.reader import DecodeStats, Section, VideoReader
+from vsr.io.writer import VideoWriter, copyable_streams
+from vsr.plan import Plan
+
+log = logging.getLogger(__name__)
+
+_END = object()
+_POLL = 0.1
+
+
+@dataclass
+class Progress:
+    frames: int
+    total: int | None
+    elapsed: float
+
+
+@dataclass
+class Result:
+    output: str
+    frames: int
+    seconds: float
+    decode: DecodeStats
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Stop(Exception):
+    """Raised inside a stage when another stage failed."""
+
+
+class _Channel:
+    """A bounded queue whose put/get give up when the run is stopping."""
+
+    def __init__(self, stop: threading.Event, maxsize: int) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize)
+        self._stop = stop
+
+    def put(self, item) -> None:
+        while True:
+            if self._stop.is_set():
+                raise _Stop
+            try:
+                self._q.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def get(self):
+        while True:
+            if self._stop.is_set():
+                raise _Stop
+            try:
+                return self._q.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+
+    def drain(self) -> list:
+        items = []
+        while True:
+            try:
+                items.append(self._q.get_nowait())
+            except queue.Empty:
+                return items
+
+
+def expected_frames(plan: Plan) -> int | None:
+    info = plan.source
+    if plan.start is None and plan.duration is None:
+        return info.frames
+    if info.frame_rate and info.duration:
+        start = plan.start or 0.0
+        span = min(plan.duration or info.duration, max(0.0, info.duration - start))
+        return int(round(span * float(info.frame_rate)))
+    return None
+
+
+def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Result:
+    """Upscale ``plan.source`` into ``plan.output``."""
+    started = time.perf_counter()
+    section = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
+    with open_input(plan.source.path) as probe_container:
+        copy, warnings = copyable_streams(probe_container, plan.source.stream_index, plan.output)
+    for w in warnings:
+        log.warning(w)
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    frames_q = _Channel(stop, maxsize=max(4, 2 * plan.batch))
+    encode_q = _Channel(stop, maxsize=2)
+    copy_q: queue.Queue = queue.Queue()  # small packets; bounded in practice by the frames queue
+    total = expected_frames(plan)
+
+    reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
+
+    def fail(exc: BaseException) -> None:
+        if not isinstance(exc, _Stop):
+            errors.append(exc)
+        stop.set()
+
+    def read() -> None:
+        try:
+            with reader:
+                for frame in reader.frames():
+                    frames_q.put(frame)
+            frames_q.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            fail(exc)
+
+    writer = VideoWriter(plan, copy, time_offset=section.start)
+    written = [0]
+
+    def write() -> None:
+        try:
+            while True:
+                batch = encode_q.get()
+                for packet in _drain(copy_q):
+                    writer.copy(packet)
+                if batch is _END:
+                    break
+                for frame in batch:
+                    writer.write(frame)
+                    written[0] += 1
+                if on_progress:
+                    on_progress(Progress(written[0], total, time.perf_counter() - started))
+            for packet in _drain(copy_q):
+                writer.copy(packet)
+        except BaseException as exc:  # noqa: BLE001
+            fail(exc)
+
+    def batches() -> Iterator[list[av.VideoFrame]]:
+        batch: list[av.VideoFrame] = []
+        while True:
+            item = frames_q.get()
+            if item is _END:
+                break
+            batch.append(item)
+            if len(batch) == plan.batch:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    threads = [threading.Thread(target=read, name="vsr-decode", daemon=True),
+               threading.Thread(target=write, name="vsr-encode", daemon=True)]
+    with writer:
+        backend = create_backend(plan)
+        try:
+            with backend:
+                threads[0].start()
+                threads[1].start()
+                for out in backend.run(batches()):
+                    encode_q.put(out)
+                encode_q.put(_END)
+        except _Stop:
+            pass
+        except BaseException as exc:
+            fail(exc)
+        finally:
+            if errors:
+                stop.set()
+            for t in threads:
+                _join(t, stop)
+        if errors:
+            raise errors[0]
+        if written[0] == 0:
+            from vsr.errors import InputError
+
+            raise InputError(f"no frame could be decoded from {plan.source.path}" +
+                             (" in the requested section" if not section.is_whole else ""))
+        writer.commit()
+    stats = reader.stats
+    if stats.damaged_packets or stats.corrupt_frames:
+        warnings.append(
+            f"damaged input: {stats.damaged_packets} packet(s) could not be decoded and "
+            f"{stats.corrupt_frames} frame(s) were corrupt; {written[0]} frames written"
+        )
+    if stats.repaired_timestamps:
+        warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
+    return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings)
+
+
+def _drain(q: queue.Queue) -> list:
+    items = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            return items
+
+
+def _join(thread: threading.Thread, stop: threading.Event) -> None:
+    while thread.is_alive():
+        thread.join(timeout=_POLL)

@@ -1,0 +1,81 @@
+"""Export a model to ONNX: float32 NCHW RGB in [0, 1], dynamic batch, height and width.
+
+The graph has one input ``input`` (N x C x H x W) and one output ``output`` (N x C x sH x sW).
+The TorchScript-based exporter is used (it needs no extra packages and handles dynamic axes);
+constant buffers (EDSR's mean shift) are ordinary initialisers. The file is written to a
+temporary name and renamed into place once ``onnx.checker`` accepts it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.errors import BackendError
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+DYNAMIC_AXES = {0: "batch", 2: "height", 3: "width"}
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    opset: int = 17,
+    sample_size: tuple[int, int] = (32, 32),
+) -> Path:
+    """Write ``model`` as ONNX to ``path``; return the path."""
+    import onnx
+
+    path = Path(path)
+    net = copy.deepcopy(model).float().eval().cpu()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    channels = _in_channels(net)
+    multiple = int(getattr(net, "size_multiple", 1))
+    h, w = (max(multiple, s - s % multiple) for s in sample_size)
+    sample = torch.rand(1, channels, h, w)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's deprecation/tracer chatter
+            torch.onnx.export(
+                net,
+                (sample,),
+                tmp,
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: dict(DYNAMIC_AXES), OUTPUT_NAME: dict(DYNAMIC_AXES)},
+                do_constant_folding=True,
+            )
+        graph = onnx.load(tmp)
+        onnx.checker.check_model(graph)
+        os.replace(tmp, path)
+    except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:
+        raise BackendError(
+            f"ONNX export of {getattr(net, 'arch', type(net).__name__)} at opset {opset} failed: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (try another --opset)"
+        ) from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _in_channels(model: nn.Module) -> int:
+    config = getattr(model, "config", {})
+    if "in_channels" in config:
+        return int(config["in_channels"])
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return first.in_channels if first is not None else 3

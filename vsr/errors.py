@@ -39,3 +39,9 @@ class Interrupted(VsrError):
     """Processing was stopped by a signal (exit code 130)."""
 
     exit_code = 130
+
+
+class UnknownModelError(ModelError):
+    """A model name that is neither registered, cached, nor a file (a usage error, exit code 2)."""
+
+    exit_code = 2

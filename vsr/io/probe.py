@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 
-from vsr.errors import InputError
+from vsr.errors import InputError, UsageError
 
 # FFmpeg AVColorSpace values -> swscale matrix names understood by VideoFrame.reformat.
 _MATRIX_BY_COLORSPACE = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
@@ -118,9 +118,9 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
     """Open a media file, turning every failure into an InputError that says what is wrong."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"input not found: {p}")
+        raise UsageError(f"input not found: {p}")
     if p.is_dir():
-        raise InputError(f"input is a directory, not a video file: {p}")
+        raise UsageError(f"input is a directory, not a video file: {p}")
     try:
         return av.open(str(p), metadata_errors="ignore")
     except PermissionError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsr.errors import ModelError
+from vsr.errors import UnknownModelError
 
 RESAMPLERS: tuple[str, ...] = ("bicubic", "lanczos")
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -71,8 +71,8 @@ def known_names() -> list[str]:
     return names
 
 
-def unknown_model(name: str) -> ModelError:
-    return ModelError(
+def unknown_model(name: str) -> UnknownModelError:
+    return UnknownModelError(
         f"unknown model {name!r}: use one of {', '.join(known_names())}, a published name "
         "from `vsr models` (after `vsr models download NAME`), or a path to a .pth/.safetensors file"
     )

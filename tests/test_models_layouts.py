@@ -184,6 +184,7 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("suffix", [".pth", ".pt"])
 def test_code_pickle_is_refused_and_never_runs(tmp_path, suffix):
     marker = tmp_path / "pwned"

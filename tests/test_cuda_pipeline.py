@@ -1,0 +1,186 @@
+"""The double-buffered scheduler, on a fake device that simulates a GPU timeline.
+
+The fake executes copies and compute at once (so the data can be checked) and also keeps a clock
+per stream and for the host, following CUDA's rules: work on a stream runs in issue order, starts no
+earlier than the host issued it and than the events the stream waits on; an event records its
+stream's time; synchronising on an event advances the host clock to it. From that timeline the
+tests check the ordering a GPU needs and the overlap we want.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from vsr.backends.cuda_pipeline import Scheduler, Stages, SyncDevice
+
+UP, COMPUTE, DOWN, PACK, UNPACK = 1.0, 3.0, 1.0, 0.2, 0.2
+
+
+@dataclass
+class FakeStream:
+    name: str
+    free_at: float = 0.0
+
+
+@dataclass
+class FakeEvent:
+    time: float | None = None
+
+
+@dataclass
+class FakeDevice:
+    host_t: float = 0.0
+    log: list[tuple[str, int, float, float]] = field(default_factory=list)  # (what, batch, start, end)
+    device_ids: set[int] = field(default_factory=set)
+    current_batch: int = -1
+
+    def stream(self, name: str) -> FakeStream:
+        return FakeStream(name)
+
+    def event(self) -> FakeEvent:
+        return FakeEvent()
+
+    def record(self, event: FakeEvent, stream: FakeStream) -> None:
+        event.time = max(stream.free_at, self.host_t)
+
+    def wait(self, stream: FakeStream, event: FakeEvent) -> None:
+        assert event.time is not None, "waiting on an event that was never recorded"
+        stream.free_at = max(stream.free_at, event.time)
+
+    def synchronize(self, event: FakeEvent) -> None:
+        assert event.time is not None, "synchronising on an event that was never recorded"
+        self.host_t = max(self.host_t, event.time)
+
+    def _run(self, stream: FakeStream, what: str, duration: float) -> None:
+        start = max(stream.free_at, self.host_t)
+        stream.free_at = start + duration
+        self.log.append((what, self.current_batch, start, start + duration))
+
+    def copy(self, dst: torch.Tensor, src: torch.Tensor, stream: FakeStream) -> None:
+        upload = id(dst.untyped_storage()) in self.device_ids or dst.untyped_storage().data_ptr() in self.device_ids
+        self._run(stream, "upload" if upload else "download", UP if upload else DOWN)
+        dst.copy_(src)
+
+    def launch(self, stream: FakeStream, fn, *args):
+        self._run(stream, "compute", COMPUTE)
+        return fn(*args)
+
+    def host(self, what: str, duration: float) -> None:
+        self.log.append((what, self.current_batch, self.host_t, self.host_t + duration))
+        self.host_t += duration
+
+    def host_buffer(self, shape, dtype) -> torch.Tensor:
+        return torch.zeros(shape, dtype=dtype)
+
+    def device_buffer(self, shape, dtype) -> torch.Tensor:
+        t = torch.zeros(shape, dtype=dtype)
+        self.device_ids.add(t.untyped_storage().data_ptr())
+        return t
+
+
+def make_stages(dev: FakeDevice | None) -> Stages:
+    """Frames are ints; the 'model' maps x -> 10 x + 1; outputs are ints again."""
+
+    def pack(frames, host_in):
+        if dev is not None:
+            dev.current_batch = frames[0] // 100
+            dev.host("pack", PACK)
+        host_in[:, 0] = torch.tensor(frames, dtype=torch.int64)
+
+    def compute(dev_in, dev_out):
+        dev_out.copy_(dev_in * 10 + 1)
+
+    def unpack(frames, host_out):
+        if dev is not None:
+            dev.current_batch = frames[0] // 100
+            dev.host("unpack", UNPACK)
+        return [int(v) for v in host_out[:, 0]]
+
+    return Stages((1,), torch.int64, (1,), torch.int64, pack, compute, unpack)
+
+
+def batches(n: int, size: int, last: int | None = None) -> list[list[int]]:
+    """Batch k holds frames 100k, 100k+1, ... (so a frame names its batch)."""
+    out = [[100 * k + i for i in range(size)] for k in range(n)]
+    if last is not None:
+        out[-1] = out[-1][:last]
+    return out
+
+
+def intervals(dev: FakeDevice, what: str) -> dict[int, tuple[float, float]]:
+    return {b: (s, e) for w, b, s, e in dev.log if w == what}
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3])
+def test_every_frame_comes_out_once_in_order_with_a_short_last_batch(slots: int) -> None:
+    dev = FakeDevice()
+    sched = Scheduler(dev, make_stages(dev), batch=4, slots=slots)
+    ins = batches(7, 4, last=3)
+    outs = list(sched.run(ins))
+    assert outs == [[10 * f + 1 for f in b] for b in ins]
+
+
+def test_device_ordering_rules_hold() -> None:
+    dev = FakeDevice()
+    list(Scheduler(dev, make_stages(dev), batch=2, slots=2).run(batches(6, 2)))
+    up, comp, down = intervals(dev, "upload"), intervals(dev, "compute"), intervals(dev, "download")
+    pack, unpack = intervals(dev, "pack"), intervals(dev, "unpack")
+    for k in range(6):
+        assert pack[k][1] <= up[k][0], "upload before the host finished packing"
+        assert up[k][1] <= comp[k][0], "compute started before its upload finished"
+        assert comp[k][1] <= down[k][0], "download started before compute finished"
+        assert down[k][1] <= unpack[k][0], "host read the output before the download finished"
+        if k >= 2:  # slot reuse: batch k overwrites what batch k-2 used
+            assert unpack[k - 2][1] <= pack[k][0], "host buffer refilled before its batch was collected"
+
+
+def test_copies_overlap_compute_with_two_slots() -> None:
+    dev = FakeDevice()
+    n = 8
+    list(Scheduler(dev, make_stages(dev), batch=2, slots=2).run(batches(n, 2)))
+    up, comp, down = intervals(dev, "upload"), intervals(dev, "compute"), intervals(dev, "download")
+
+    def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] < b[1] and b[0] < a[1]
+
+    for k in range(1, n - 1):
+        assert overlaps(up[k + 1], comp[k]), f"upload of batch {k + 1} did not overlap compute of {k}"
+        assert overlaps(down[k - 1], comp[k]), f"download of batch {k - 1} did not overlap compute of {k}"
+    # compute-bound: the device never idles between batches, so the run takes ~ n * COMPUTE
+    makespan = max(e for _, _, _, e in dev.log)
+    serial = n * (PACK + UP + COMPUTE + DOWN + UNPACK)
+    assert makespan <= n * COMPUTE + PACK + UP + DOWN + UNPACK + 1e-9
+    assert makespan < 0.7 * serial
+
+
+def test_one_slot_is_serial() -> None:
+    dev = FakeDevice()
+    n = 4
+    list(Scheduler(dev, make_stages(dev), batch=2, slots=1).run(batches(n, 2)))
+    makespan = max(e for _, _, _, e in dev.log)
+    assert makespan == pytest.approx(n * (PACK + UP + COMPUTE + DOWN + UNPACK))
+
+
+def test_oversized_batch_is_refused() -> None:
+    sched = Scheduler(SyncDevice(), make_stages(None), batch=2)
+    with pytest.raises(ValueError, match="1 to 2"):
+        list(sched.run([[1, 2, 3]]))
+
+
+def test_sync_device_runs_the_same_schedule_on_cpu() -> None:
+    sched = Scheduler(SyncDevice(), make_stages(None), batch=3, slots=2)
+    ins = batches(5, 3, last=1)
+    assert list(sched.run(ins)) == [[10 * f + 1 for f in b] for b in ins]
+
+
+def test_stopping_early_waits_for_copies_in_flight() -> None:
+    dev = FakeDevice()
+    sched = Scheduler(dev, make_stages(dev), batch=2, slots=2)
+    gen = sched.run(batches(6, 2))
+    next(gen)
+    gen.close()  # the consumer stopped (error downstream, Ctrl-C)
+    last_download_end = max(e for w, _, _, e in dev.log if w == "download")
+    assert dev.host_t >= last_download_end

@@ -322,10 +322,11 @@ def stream_packets(path, kind: str):
     """[(pts_seconds, bytes)] of every non-empty packet of each stream of ``kind``, per stream."""
     result = []
     with av.open(str(path)) as c:
-        streams = [s for s in c.streams if s.type == kind]
-        for s in streams:
+        count = sum(1 for s in c.streams if s.type == kind)
+    for n in range(count):  # a fresh open per stream: seeking back could skip leading packets
+        with av.open(str(path)) as c:
+            s = [s for s in c.streams if s.type == kind][n]
             packets = []
-            c.seek(0)
             for p in c.demux(s):
                 if p.size == 0:
                     continue

@@ -74,9 +74,11 @@ class VideoReader:
         video.thread_type = "AUTO"  # frame + slice threads; must be set before the codec opens
         others = [container.streams[i] for i in self.copy_streams]
         if self.section.start > 0:
-            container.seek(int(self.section.start / av.time_base), backward=True, any_frame=False)
+            container.seek(int(self.section.start * av.time_base), backward=True, any_frame=False)
         done = False
         for packet in self._demux(container, [video, *others]):
+            if done and self._past_end(packet):
+                break  # every stream is past the section (interleaving is well under 2 s)
             if packet.stream.index != video.index:
                 if self.on_packet is not None and packet.dts is not None and self._keep_packet(packet):
                     self.on_packet(packet)
@@ -99,6 +101,10 @@ class VideoReader:
                 if self.section.contains(t):
                     yield frame
         self._report()
+
+    def _past_end(self, packet: av.Packet) -> bool:
+        ts = packet.dts if packet.dts is not None else packet.pts
+        return ts is not None and self.section.end is not None and float(ts * packet.time_base) > self.section.end + 2.0
 
     def _keep_packet(self, packet: av.Packet) -> bool:
         if self.section.is_whole:

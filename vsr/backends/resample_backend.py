@@ -13,6 +13,10 @@ import av
 from vsr.backends.base import Backend, carry_timing
 from vsr.io.colour import output_tags
 
+# swscale matrix names (as in vsr.io.probe) -> the scale filter's colour matrix names
+_FILTER_MATRIX = {"itu709": "bt709", "itu601": "bt601", "smpte170m": "bt601", "bt2020": "bt2020",
+                  "fcc": "fcc", "smpte240m": "smpte240m"}
+
 
 class ResampleBackend(Backend):
     name = "swscale"
@@ -21,6 +25,7 @@ class ResampleBackend(Backend):
         colour = self.plan.source.colour
         self._tags = output_tags(colour, self.plan.source.height)
         self._range = "full" if colour.full_range else "limited"
+        self._matrix = _FILTER_MATRIX.get(colour.matrix, "bt601")
         self._graph: av.filter.Graph | None = None
         self._graph_key: tuple | None = None
 
@@ -35,7 +40,8 @@ class ResampleBackend(Backend):
         scale = graph.add(
             "scale",
             f"w={plan.width}:h={plan.height}:flags={plan.model}"
-            f":in_range={self._range}:out_range={self._range}",
+            f":in_range={self._range}:out_range={self._range}"
+            f":in_color_matrix={self._matrix}:out_color_matrix={self._matrix}",
         )
         fmt = graph.add("format", plan.pix_fmt)
         sink = graph.add("buffersink")

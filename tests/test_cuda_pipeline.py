@@ -184,3 +184,80 @@ def test_stopping_early_waits_for_copies_in_flight() -> None:
     gen.close()  # the consumer stopped (error downstream, Ctrl-C)
     last_download_end = max(e for w, _, _, e in dev.log if w == "download")
     assert dev.host_t >= last_download_end
+
+
+# ------------------------------------------------------------------ the real stages, on CPU
+
+
+def _plan(clip, model_path, **opts):
+    from vsr.config import UpscaleOptions
+    from vsr.plan import make_plan
+
+    options = dict(model=str(model_path), backend="torch", device="cpu", overwrite=True)
+    options.update(opts)
+    return make_plan(UpscaleOptions(input=clip, output=clip.with_suffix(".out.mkv"), **options))
+
+
+def _decode(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return list(c.decode(video=0))
+
+
+def _y_psnr(a, b) -> float:
+    import numpy as np
+
+    from vsr.backends import gpu_color as gc
+
+    la = gc.PlaneLayout.of(a.format.name, a.width, a.height)
+    ba, bb = np.empty(la.elements, la.numpy_dtype), np.empty(la.elements, la.numpy_dtype)
+    gc.frame_to_buffer(a, la, ba)
+    gc.frame_to_buffer(b, la, bb)
+    mse = np.mean((ba.astype(np.float64) - bb.astype(np.float64)) ** 2)
+    return 10 * np.log10(la.full_scale**2 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize(
+    "pix_fmt,to,out_fmt",
+    [("yuv420p", None, None), ("yuv420p10le", "200x150", "yuv420p10le"), ("yuv422p", "100x74", "yuv444p")],
+)
+def test_device_backend_matches_the_cpu_backend(make_clip, edsr_checkpoint, tmp_path, pix_fmt, to, out_fmt) -> None:
+    """Same frames, sizes, times and tags as TorchBackend (swscale on the host); Y within 50 dB."""
+    from vsr.backends.cuda_backend import CudaTorchBackend
+    from vsr.backends.torch_backend import TorchBackend
+
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=5, pix_fmt=pix_fmt, codec="ffv1", content="gradient")
+    plan = _plan(clip, edsr_checkpoint, batch=2, to=to, pix_fmt=out_fmt)
+    frames = _decode(clip)
+    batches = [frames[i : i + 2] for i in range(0, len(frames), 2)]  # last one short
+    with CudaTorchBackend(plan) as dev:
+        ours = [f for out in dev.run(batches) for f in out]
+    with TorchBackend(plan) as ref_backend:
+        ref = [f for b in batches for f in ref_backend.process(b)]
+    assert len(ours) == len(frames)
+    for o, r, src in zip(ours, ref, frames):
+        assert (o.width, o.height, o.format.name) == (plan.width, plan.height, plan.pix_fmt)
+        assert (o.pts, o.time_base) == (src.pts, src.time_base)
+        assert (o.colorspace, o.color_range) == (r.colorspace, r.color_range)
+        assert _y_psnr(o, r) > 50.0
+
+
+@pytest.mark.gpu
+def test_cuda_backend_on_the_gpu_matches_cpu(make_clip, edsr_checkpoint, tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=7, codec="ffv1", content="gradient")
+    frames = _decode(clip)
+    batches = [frames[i : i + 3] for i in range(0, len(frames), 3)]
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=3, precision="fp32")) as cpu:
+        ref = [f for out in cpu.run(batches) for f in out]
+    for precision, floor in (("fp32", 50.0), ("fp16", 40.0)):
+        plan = _plan(clip, edsr_checkpoint, batch=3, device="cuda", precision=precision)
+        with CudaTorchBackend(plan) as gpu:
+            ours = [f for out in gpu.run(batches) for f in out]
+        assert len(ours) == len(ref)
+        assert min(_y_psnr(o, r) for o, r in zip(ours, ref)) > floor

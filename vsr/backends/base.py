@@ -64,6 +64,10 @@ def create_backend(plan: Plan) -> Backend:
         from vsr.backends.resample_backend import ResampleBackend
 
         return ResampleBackend(plan)
+    if plan.backend == "torch" and plan.device.startswith("cuda"):
+        from vsr.backends.cuda_backend import CudaTorchBackend  # pre/post-processing on the GPU, pipelined
+
+        return CudaTorchBackend(plan)
     if plan.backend == "torch":
         from vsr.backends.torch_backend import TorchBackend
 

@@ -1,0 +1,199 @@
+"""PyTorch on CUDA with everything on the GPU: colour conversion, model, resample, quantisation.
+
+Decoded planes (uint8/uint16, any chroma layout) go up as they are, through pinned buffers, on the
+double-buffered scheduler (``cuda_pipeline``); only quantised planes of the output format come back.
+The same class runs on the CPU (``SyncDevice``) so its whole data path is testable without a GPU.
+
+``DeviceBackend`` holds what the TensorRT backend shares (buffers, colour, scheduling); subclasses
+supply ``infer`` (float RGB [0, 1] N x 3 x H x W -> N x 3 x sH x sW).
+
+Options from the environment (until the CLI has flags for them):
+``VSR_TORCH_COMPILE`` = ``default`` | ``reduce-overhead`` (CUDA graphs) | ``max-autotune``: compile
+the model with torch.compile (the first batches are slow while it compiles);
+``VSR_CUDA_SLOTS`` = number of batches in flight (default 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from vsr.backends import gpu_color as gc
+from vsr.backends.base import Backend, carry_timing
+from vsr.backends.cuda_pipeline import Device, Scheduler, Stages, device_for
+from vsr.errors import BackendError
+
+if TYPE_CHECKING:
+    import av
+    import torch
+    from torch import nn
+
+    from vsr.plan import Plan
+
+log = logging.getLogger(__name__)
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def _dtype(precision: str) -> torch.dtype:
+    import torch
+
+    try:
+        return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    except KeyError:
+        raise BackendError(f"unknown precision {precision!r}: use fp32, fp16 or bf16") from None
+
+
+class DeviceBackend(Backend):
+    """Frames -> planes on the device -> RGB -> ``infer`` -> resize -> planes -> frames."""
+
+    name = "device"
+
+    def __init__(self, plan: Plan, *, slots: int | None = None) -> None:
+        super().__init__(plan)
+        self.slots = slots or int(os.environ.get("VSR_CUDA_SLOTS", "2"))
+        self.device: Device | None = None
+        self.scheduler: Scheduler | None = None
+
+    # -- to be provided by subclasses --------------------------------------------------------------
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def open_model(self) -> None:
+        raise NotImplementedError
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def open(self) -> None:
+        from vsr.io.colour import output_tags
+
+        plan, src = self.plan, self.plan.source
+        self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
+        self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
+        self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
+        self.full_range = src.colour.full_range
+        self.tags = output_tags(src.colour, src.height)
+        self.device = device_for(plan.device)
+        self.open_model()
+        self.stages = Stages(
+            in_shape=(self.in_layout.elements,),
+            in_dtype=self.in_layout.torch_dtype,
+            out_shape=(self.out_layout.elements,),
+            out_dtype=self.out_layout.torch_dtype,
+            pack=self.pack,
+            compute=self.compute,
+            unpack=self.unpack,
+        )
+        self.scheduler = Scheduler(self.device, self.stages, plan.batch, self.slots)
+
+    def close(self) -> None:
+        self.scheduler = None
+
+    # -- the three stages -------------------------------------------------------------------------------
+    def pack(self, frames: Sequence[av.VideoFrame], host_in: torch.Tensor) -> None:
+        lay = self.in_layout
+        for i, frame in enumerate(frames):
+            frame = gc.prepare_frame(frame)
+            if frame.format.name != lay.pix_fmt or (frame.width, frame.height) != (lay.width, lay.height):
+                # the stream changed format or size mid-way: bring it back to what the buffers hold
+                frame = frame.reformat(width=lay.width, height=lay.height, format=lay.pix_fmt)
+            row = host_in[i].numpy()
+            gc.frame_to_buffer(frame, lay, row.view(lay.numpy_dtype) if lay.bits > 8 else row)
+
+    def compute(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
+        import torch
+
+        with torch.inference_mode():
+            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range)
+            y = self.infer(rgb)
+            y = gc.residual_resize(y.float(), (self.plan.height, self.plan.width))
+            gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
+
+    def unpack(self, frames: Sequence[av.VideoFrame], host_out: torch.Tensor) -> list[av.VideoFrame]:
+        lay, out = self.out_layout, []
+        for i, src in enumerate(frames):
+            row = host_out[i].numpy()
+            frame = gc.buffer_to_frame(row.view(lay.numpy_dtype) if lay.bits > 8 else row, lay)
+            if lay.pix_fmt != self.plan.pix_fmt:  # e.g. nv12/p010 for hardware encoders: a repack
+                frame = frame.reformat(format=self.plan.pix_fmt)
+            frame.colorspace = self.tags.colorspace
+            frame.color_range = self.tags.color_range
+            frame.color_primaries = self.tags.primaries
+            frame.color_trc = self.tags.transfer
+            out.append(carry_timing(src, frame))
+        return out
+
+    # -- Backend interface --------------------------------------------------------------------------------
+    def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
+        return next(iter(self.run([frames])))
+
+    def run(self, batches: Iterable[Sequence[av.VideoFrame]]) -> Iterator[list[av.VideoFrame]]:
+        if self.scheduler is None:
+            raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
+        yield from self.scheduler.run(batches)
+
+
+class CudaTorchBackend(DeviceBackend):
+    """A PyTorch model on the GPU (channels_last, fp16/bf16, inference_mode, optional torch.compile)."""
+
+    name = "torch-cuda"
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        model: nn.Module | None = None,
+        slots: int | None = None,
+        compile_mode: str | None = None,
+    ) -> None:
+        super().__init__(plan, slots=slots)
+        self._given_model = model
+        self.compile_mode = compile_mode if compile_mode is not None else os.environ.get("VSR_TORCH_COMPILE") or None
+        if self.compile_mode and self.compile_mode not in COMPILE_MODES:
+            raise BackendError(f"VSR_TORCH_COMPILE={self.compile_mode}: use one of {', '.join(COMPILE_MODES)}")
+
+    def open_model(self) -> None:
+        import torch
+
+        plan = self.plan
+        model = self._given_model
+        if model is None:
+            from vsr.models import load
+
+            model = load(plan.model_source, arch=getattr(plan, "arch", None))
+        self.scale = int(getattr(model, "scale", plan.model_scale))
+        self.dtype = _dtype(plan.precision)
+        self.torch_device = torch.device(plan.device)
+        try:
+            model = model.to(self.torch_device).eval()
+        except RuntimeError as exc:  # no CUDA driver, device index out of range, out of memory
+            raise BackendError(f"cannot put the model on {plan.device}: {str(exc).splitlines()[0]} (use --device cpu)") from exc
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.model = model.to(dtype=self.dtype, memory_format=torch.channels_last)
+        self.forward = self.model
+        if self.compile_mode:
+            self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
+
+    def close(self) -> None:
+        super().close()
+        self.model = self.forward = None
+        if self.plan.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from vsr.backends.tiling import run_tiled
+
+        x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        try:
+            return run_tiled(self.forward, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap)
+        except torch.cuda.OutOfMemoryError:
+            raise BackendError(
+                f"out of GPU memory at batch {x.shape[0]} x {x.shape[-1]}x{x.shape[-2]}: "
+                "use --batch 1, --tile 512 or --precision fp16"
+            ) from None

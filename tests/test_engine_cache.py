@@ -1,0 +1,303 @@
+"""TensorRT engine cache and builder logic, without TensorRT: keys, directories, locking, rebuilds,
+and the builder's calls checked against a recording stand-in for the ``tensorrt`` module."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from vsr.backends import engine_build, engine_cache
+from vsr.backends.engine_cache import EngineSpec, Profile, engine_dir, get_or_build, list_engines
+from vsr.errors import BackendError
+
+PROFILE = Profile.for_frames(batch=4, height=1080, width=1920)
+
+
+def spec(**changes) -> EngineSpec:
+    base = EngineSpec(
+        model="snu-edsr-baseline-x2",
+        onnx_sha256="ab" * 32,
+        precision="fp16",
+        profile=PROFILE,
+        tensorrt_version="10.7.0",
+        gpu_name="NVIDIA H200",
+        compute_capability="9.0",
+    )
+    return replace(base, **changes)
+
+
+# ------------------------------------------------------------------------------------ keys
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"onnx_sha256": "cd" * 32},
+        {"tensorrt_version": "10.8.0"},
+        {"gpu_name": "NVIDIA GeForce RTX 4090"},
+        {"compute_capability": "8.9"},
+        {"precision": "bf16"},
+        {"opt_level": 5},
+        {"profile": Profile.for_frames(batch=8, height=1080, width=1920)},
+        {"profile": Profile.for_frames(batch=4, height=720, width=1280)},
+    ],
+)
+def test_anything_an_engine_depends_on_changes_its_file(change) -> None:
+    assert spec(**change).filename != spec().filename
+
+
+def test_the_label_is_not_part_of_the_key_but_names_the_file() -> None:
+    a, b = spec(), spec(model="/home/me/weights/edsr x2.pth")
+    assert a.key == b.key
+    assert a.filename.startswith("snu-edsr-baseline-x2-fp16-") and a.filename.endswith(".engine")
+    assert " " not in b.filename and "/" not in b.filename
+
+
+def test_bad_profiles_and_precisions_are_refused_with_the_fix() -> None:
+    with pytest.raises(BackendError, match="min <= opt <= max"):
+        Profile((1, 3, 720, 1280), (4, 3, 1080, 1920), (4, 3, 720, 1280))
+    with pytest.raises(BackendError, match="fp16"):
+        spec(precision="int8")
+    assert PROFILE.covers((2, 3, 1080, 1920)) and not PROFILE.covers((5, 3, 1080, 1920))
+
+
+# ------------------------------------------------------------------------------------ directory
+
+
+def test_engine_dir_order(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("VSR_ENGINE_DIR", str(tmp_path / "env"))
+    assert engine_dir(tmp_path / "flag") == tmp_path / "flag"  # --engine-dir first
+    assert engine_dir() == tmp_path / "env"
+    monkeypatch.delenv("VSR_ENGINE_DIR")
+    repo = Path(__file__).resolve().parent.parent
+    assert engine_dir() == repo / "engines" / "cache"  # running from this checkout (git-ignored)
+    monkeypatch.setattr(engine_cache, "_checkout_root", lambda: None)  # an installed package
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "user"))
+    assert engine_dir() == tmp_path / "user" / "engines"
+    assert (tmp_path / "user" / "engines").is_dir()
+
+
+def test_unwritable_engine_dir_says_what_to_do(tmp_path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if engine_cache.os.access(ro, engine_cache.os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        with pytest.raises(BackendError, match="--engine-dir"):
+            engine_dir(ro / "engines")
+    finally:
+        ro.chmod(0o700)
+
+
+# ------------------------------------------------------------------------------------ get or build
+
+
+class Builds:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.count, self.delay = 0, delay
+
+    def __call__(self) -> bytes:
+        self.count += 1
+        time.sleep(self.delay)
+        return b"ENGINE" + bytes(100)
+
+
+def load(data: bytes):
+    return ("engine", len(data)) if data.startswith(b"ENGINE") else None
+
+
+def test_built_once_then_loaded_and_listed(tmp_path) -> None:
+    builds = Builds()
+    engine, path, built = get_or_build(spec(), tmp_path, builds, load)
+    assert built and engine == ("engine", 106) and path.is_file()
+    engine2, path2, built2 = get_or_build(spec(), tmp_path, builds, load)
+    assert (engine2, path2, built2) == (engine, path, False) and builds.count == 1
+    [row] = list_engines(tmp_path)
+    assert row["file"] == path.name and row["precision"] == "fp16" and row["gpu_name"] == "NVIDIA H200"
+    assert row["profile"]["opt"] == [4, 3, 1080, 1920]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_corrupt_engine_is_rebuilt_with_a_warning(tmp_path) -> None:
+    builds, warnings = Builds(), []
+    _, path, _ = get_or_build(spec(), tmp_path, builds, load)
+    path.write_bytes(b"\x00garbage")  # truncated copy, other TensorRT version, disk error...
+    engine, _, built = get_or_build(spec(), tmp_path, builds, load, warn=warnings.append)
+    assert built and engine is not None and builds.count == 2
+    assert len(warnings) == 1 and "rebuilding" in warnings[0] and path.name in warnings[0]
+
+
+def test_concurrent_requests_build_once(tmp_path) -> None:
+    builds, results = Builds(delay=0.3), []
+
+    def worker() -> None:
+        results.append(get_or_build(spec(), tmp_path, builds, load)[2])
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds.count == 1 and sorted(results) == [False, False, True]
+
+
+def test_failed_build_leaves_nothing_under_the_engine_name(tmp_path) -> None:
+    def failing() -> bytes:
+        raise BackendError("TensorRT could not build the engine: out of memory")
+
+    with pytest.raises(BackendError, match="out of memory"):
+        get_or_build(spec(), tmp_path, failing, load)
+    assert not (tmp_path / spec().filename).exists() and list_engines(tmp_path) == []
+
+
+def test_clean_removes_engines_and_sidecars(tmp_path) -> None:
+    get_or_build(spec(), tmp_path, Builds(), load)
+    get_or_build(spec(precision="fp32"), tmp_path, Builds(), load)
+    removed = engine_cache.clean(tmp_path, keep=lambda row: row["precision"] == "fp32")
+    assert [p.name for p in removed] == [spec().filename]
+    assert [r["precision"] for r in list_engines(tmp_path)] == ["fp32"]
+    assert not (tmp_path / spec().filename).with_suffix(".json").exists()
+
+
+def test_onnx_export_is_deterministic_so_the_cache_hits(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.models.edsr import EDSR
+
+    torch.manual_seed(0)
+    model = EDSR(num_features=8, num_blocks=1, scale=2)
+    a = engine_cache.file_sha256(export_onnx(model, tmp_path / "a.onnx"))
+    b = engine_cache.file_sha256(export_onnx(model, tmp_path / "b.onnx"))
+    assert a == b
+
+
+# ------------------------------------------------------------------------------------ builder calls
+
+
+class FakeTRT:
+    """Just enough of the TensorRT 10 Python API to record what the builder asks for."""
+
+    __version__ = "10.7.0"
+
+    class ILogger:
+        INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = range(5)
+
+        def __init__(self) -> None:
+            pass
+
+    BuilderFlag = SimpleNamespace(FP16="FP16", BF16="BF16", TF32="TF32")
+    MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
+
+    def __init__(self, *, parse_ok=True, build_ok=True, input_name="input") -> None:
+        self.parse_ok, self.build_ok, self.input_name = parse_ok, build_ok, input_name
+        self.flags_set, self.flags_cleared, self.shapes, self.calls = [], [], {}, []
+        self.config = self.cache_in = None
+
+    # classes the builder code instantiates
+    def Builder(self, logger):  # noqa: N802 - TensorRT's names
+        trt = self
+
+        class Config:
+            builder_optimization_level = None
+
+            def set_flag(self, f):
+                trt.flags_set.append(f)
+
+            def clear_flag(self, f):
+                trt.flags_cleared.append(f)
+
+            def set_memory_pool_limit(self, pool, size):
+                trt.calls.append(("pool", pool, size))
+
+            def add_optimization_profile(self, p):
+                return 0
+
+            def create_timing_cache(self, data):
+                trt.cache_in = data
+                return SimpleNamespace(serialize=lambda: b"TIMING" + data)
+
+            def set_timing_cache(self, cache, ignore_mismatch):
+                self._cache = cache
+                return True
+
+            def get_timing_cache(self):
+                return self._cache
+
+        class Profile:
+            def set_shape(self, name, mn, opt, mx):
+                trt.shapes[name] = (tuple(mn), tuple(opt), tuple(mx))
+
+        class B:
+            def create_network(self, flags):
+                return SimpleNamespace(num_inputs=1, get_input=lambda i: SimpleNamespace(name=trt.input_name, shape=(-1, 3, -1, -1)))
+
+            def create_builder_config(self):
+                trt.config = Config()
+                return trt.config
+
+            def create_optimization_profile(self):
+                return Profile()
+
+            def build_serialized_network(self, network, config):
+                if not trt.build_ok:
+                    logger.log(FakeTRT.ILogger.ERROR, "Internal Error: out of device memory")
+                    return None
+                return b"ENGINE-BYTES"
+
+        return B()
+
+    def OnnxParser(self, network, logger):  # noqa: N802
+        trt = self
+        return SimpleNamespace(
+            parse_from_file=lambda path: trt.parse_ok,
+            num_errors=0 if self.parse_ok else 1,
+            get_error=lambda i: "In node 3 (importConv): unsupported dilation",
+        )
+
+
+def build(trt, tmp_path, **kw) -> bytes:
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"onnx")
+    kw.setdefault("precision", "fp16")
+    return engine_build.build_serialized(onnx, profile=PROFILE, trt=trt, **kw)
+
+
+def test_fp16_by_default_profile_from_the_plan_and_timing_cache_kept(tmp_path) -> None:
+    trt, cache = FakeTRT(), tmp_path / "t.timing-cache"
+    cache.write_bytes(b"OLD")
+    assert build(trt, tmp_path, timing_cache=cache, opt_level=4) == b"ENGINE-BYTES"
+    assert trt.flags_set == ["FP16"] and trt.config.builder_optimization_level == 4
+    assert trt.shapes["input"] == ((1, 3, 1080, 1920), (4, 3, 1080, 1920), (4, 3, 1080, 1920))
+    assert trt.cache_in == b"OLD" and cache.read_bytes() == b"TIMINGOLD"  # read, extended, written back
+
+
+@pytest.mark.parametrize("precision,flags,cleared", [("bf16", ["BF16"], []), ("fp32", [], ["TF32"])])
+def test_other_precisions_on_request(tmp_path, precision, flags, cleared) -> None:
+    trt = FakeTRT()
+    build(trt, tmp_path, precision=precision)
+    assert trt.flags_set == flags and trt.flags_cleared == cleared
+
+
+def test_builder_failures_become_errors_that_say_what_to_do(tmp_path) -> None:
+    with pytest.raises(BackendError, match="cannot parse m.onnx: In node 3.*vsr export"):
+        build(FakeTRT(parse_ok=False), tmp_path)
+    with pytest.raises(BackendError, match="out of device memory.*--batch"):
+        build(FakeTRT(build_ok=False), tmp_path)
+    with pytest.raises(BackendError, match="named 'x'.*fix the profile"):
+        build(FakeTRT(input_name="x"), tmp_path)
+    with pytest.raises(BackendError, match="optimisation level"):
+        build(FakeTRT(), tmp_path, opt_level=9)
+
+
+def test_missing_tensorrt_names_the_install_command(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails as if not installed
+    with pytest.raises(BackendError, match=r"pip install 'vsr\[tensorrt\]'"):
+        engine_build.import_tensorrt()

@@ -1,0 +1,226 @@
+"""ONNX -> TensorRT engine (TensorRT 10 Python API), with every call's result checked.
+
+    spec = engine_spec("snu-edsr-baseline-x2", onnx, precision="fp16", profile=Profile.for_frames(batch=4, height=1080, width=1920))
+    engine, path, built = ensure_engine(spec, onnx, engine_dir())
+
+FP16 by default (the weights stay FP32 in the ONNX file; TensorRT picks FP16 kernels where it can),
+BF16 or FP32 on request (FP32 also turns TF32 off, for exact comparisons). One optimisation profile
+over batch and frame size. The builder's timing cache is kept next to the engines and shared by
+every build on this GPU/TensorRT, which makes rebuilds for new shapes much faster.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vsr.backends.engine_cache import EngineSpec, Profile, file_sha256, get_or_build, write_atomic
+from vsr.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'vsr[tensorrt]'"
+TIMING_CACHE_NAME = "timing-{key}.timing-cache"
+
+
+def import_tensorrt() -> Any:
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise BackendError(f"TensorRT is not installed: {INSTALL_HINT} (or use --backend torch)") from exc
+    except OSError as exc:  # the wheel is there but its CUDA libraries are not
+        raise BackendError(f"TensorRT is installed but cannot load its libraries ({exc}): check the CUDA driver and reinstall with {INSTALL_HINT}") from exc
+    major = int(str(getattr(trt, "__version__", "0")).split(".")[0] or 0)
+    if major < 10:
+        raise BackendError(f"TensorRT {trt.__version__} is too old: vsr needs TensorRT 10 ({INSTALL_HINT} --upgrade)")
+    return trt
+
+
+def make_logger(trt: Any) -> Any:
+    """A TensorRT logger that forwards to ``logging`` and remembers the last error for messages."""
+
+    class _Logger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity: Any, msg: str) -> None:
+            if severity in (trt.ILogger.INTERNAL_ERROR, trt.ILogger.ERROR):
+                self.errors.append(msg)
+                log.error("TensorRT: %s", msg)
+            elif severity == trt.ILogger.WARNING:
+                log.warning("TensorRT: %s", msg)
+            else:
+                log.debug("TensorRT: %s", msg)
+
+        def last_error(self) -> str:
+            return self.errors[-1].splitlines()[0] if self.errors else "no error message (run with --debug)"
+
+    return _Logger()
+
+
+@dataclass
+class LoadedEngine:
+    """A deserialised engine and the runtime that must outlive it."""
+
+    runtime: Any
+    engine: Any
+    logger: Any
+
+
+def gpu_identity(device: str = "cuda") -> tuple[str, str]:
+    """(GPU name, compute capability "major.minor") of ``device``."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendError("No CUDA GPU: TensorRT needs an NVIDIA GPU (use --backend torch)")
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index
+    major, minor = torch.cuda.get_device_capability(index)
+    return torch.cuda.get_device_name(index), f"{major}.{minor}"
+
+
+def engine_spec(
+    model: str,
+    onnx_path: Path,
+    *,
+    precision: str,
+    profile: Profile,
+    opt_level: int = 3,
+    device: str = "cuda",
+    trt: Any = None,
+    gpu: tuple[str, str] | None = None,
+) -> EngineSpec:
+    trt = trt or import_tensorrt()
+    name, cc = gpu or gpu_identity(device)
+    return EngineSpec(
+        model=model,
+        onnx_sha256=file_sha256(onnx_path),
+        precision=precision,
+        profile=profile,
+        tensorrt_version=str(trt.__version__),
+        gpu_name=name,
+        compute_capability=cc,
+        opt_level=opt_level,
+    )
+
+
+def build_serialized(
+    onnx_path: Path,
+    *,
+    precision: str,
+    profile: Profile,
+    opt_level: int = 3,
+    timing_cache: Path | None = None,
+    workspace_bytes: int | None = None,
+    trt: Any = None,
+) -> bytes:
+    """Build and serialise an engine; raises BackendError saying what to do on any failure."""
+    trt = trt or import_tensorrt()
+    logger = make_logger(trt)
+
+    def need(obj: Any, what: str) -> Any:
+        if obj is None:
+            raise BackendError(f"TensorRT could not {what}: {logger.last_error()}")
+        return obj
+
+    builder = need(trt.Builder(logger), "create a builder (is a CUDA GPU visible?)")
+    network = need(builder.create_network(0), "create a network")
+    parser = need(trt.OnnxParser(network, logger), "create the ONNX parser")
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        first = errors[0].splitlines()[0] if errors else logger.last_error()
+        raise BackendError(f"TensorRT cannot parse {Path(onnx_path).name}: {first} (re-export with `vsr export --opset 17`)")
+    if network.num_inputs != 1:
+        raise BackendError(f"{Path(onnx_path).name} has {network.num_inputs} inputs; vsr engines take one image batch")
+    inp = network.get_input(0)
+    if inp.name != profile.input_name:
+        raise BackendError(f"the ONNX input is named {inp.name!r}, the build profile says {profile.input_name!r}: fix the profile")
+    channels = tuple(inp.shape)[1] if len(tuple(inp.shape)) == 4 else -1
+    if channels not in (-1, profile.opt[1]):
+        raise BackendError(f"the model takes {channels} channels, the profile gives {profile.opt[1]}: fix the profile")
+
+    config = need(builder.create_builder_config(), "create a builder config")
+    if precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "bf16":
+        config.set_flag(trt.BuilderFlag.BF16)
+    elif precision == "fp32":
+        config.clear_flag(trt.BuilderFlag.TF32)
+    else:
+        raise BackendError(f"unknown precision {precision!r}: use fp16, bf16 or fp32")
+    if not 0 <= opt_level <= 5:
+        raise BackendError(f"builder optimisation level {opt_level} is out of range: use 0 (fast build) to 5 (slow build, fastest engine)")
+    config.builder_optimization_level = opt_level
+    if workspace_bytes:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
+
+    opt_profile = need(builder.create_optimization_profile(), "create an optimisation profile")
+    opt_profile.set_shape(inp.name, profile.min, profile.opt, profile.max)
+    if config.add_optimization_profile(opt_profile) < 0:
+        raise BackendError(f"TensorRT rejected the profile {profile.to_dict()}: {logger.last_error()}")
+
+    cache = None
+    if timing_cache is not None:
+        previous = timing_cache.read_bytes() if timing_cache.is_file() else b""
+        cache = config.create_timing_cache(previous)
+        if cache is None and previous:
+            log.warning("timing cache %s is unreadable; starting a new one", timing_cache)
+            cache = config.create_timing_cache(b"")
+        if cache is not None and not config.set_timing_cache(cache, ignore_mismatch=False):
+            log.warning("timing cache %s does not match this GPU/TensorRT; starting a new one", timing_cache)
+            cache = config.create_timing_cache(b"")
+            if cache is not None:
+                config.set_timing_cache(cache, ignore_mismatch=True)
+
+    log.info("building a %s TensorRT engine from %s (profile %s); this takes minutes", precision, onnx_path, profile.to_dict())
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise BackendError(
+            f"TensorRT could not build the engine: {logger.last_error()} "
+            "(out of GPU memory? try a smaller --batch or profile, or --precision fp16)"
+        )
+    if timing_cache is not None and cache is not None:
+        updated = config.get_timing_cache()
+        if updated is not None:
+            write_atomic(timing_cache, bytes(memoryview(updated.serialize())))
+    return bytes(memoryview(serialized))
+
+
+def deserialize(data: bytes, *, trt: Any = None) -> LoadedEngine | None:
+    """The engine in ``data``, or None when this TensorRT/GPU cannot load it."""
+    trt = trt or import_tensorrt()
+    logger = make_logger(trt)
+    runtime = trt.Runtime(logger)
+    if runtime is None:
+        raise BackendError(f"TensorRT could not create a runtime: {logger.last_error()}")
+    engine = runtime.deserialize_cuda_engine(data)
+    return None if engine is None else LoadedEngine(runtime, engine, logger)
+
+
+def timing_cache_path(directory: Path, spec: EngineSpec) -> Path:
+    """One timing cache per TensorRT version, GPU and precision (it is only valid for those)."""
+    import hashlib
+
+    key = hashlib.sha256(f"{spec.tensorrt_version}|{spec.gpu_name}|{spec.compute_capability}|{spec.precision}".encode()).hexdigest()[:12]
+    return directory / TIMING_CACHE_NAME.format(key=key)
+
+
+def ensure_engine(spec: EngineSpec, onnx_path: Path, directory: Path, *, trt: Any = None) -> tuple[LoadedEngine, Path, bool]:
+    """Load the cached engine for ``spec`` or build it (once, under a lock)."""
+    trt = trt or import_tensorrt()
+    return get_or_build(
+        spec,
+        directory,
+        build=lambda: build_serialized(
+            onnx_path,
+            precision=spec.precision,
+            profile=spec.profile,
+            opt_level=spec.opt_level,
+            timing_cache=timing_cache_path(directory, spec),
+            trt=trt,
+        ),
+        load=lambda data: deserialize(data, trt=trt),
+    )

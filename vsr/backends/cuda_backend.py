@@ -74,8 +74,8 @@ class DeviceBackend(Backend):
         self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
         self.full_range = src.colour.full_range
         self.tags = output_tags(src.colour, src.height)
+        self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
         self.device = device_for(plan.device)
-        self.open_model()
         self.stages = Stages(
             in_shape=(self.in_layout.elements,),
             in_dtype=self.in_layout.torch_dtype,
@@ -157,6 +157,8 @@ class CudaTorchBackend(DeviceBackend):
         import torch
 
         plan = self.plan
+        if plan.device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError(f"--device {plan.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
         model = self._given_model
         if model is None:
             from vsr.models import load

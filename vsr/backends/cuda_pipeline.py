@@ -192,6 +192,10 @@ class TorchCudaDevice:
     def __init__(self, device: str = "cuda") -> None:
         import torch
 
+        if not torch.cuda.is_available():
+            from vsr.errors import BackendError
+
+            raise BackendError(f"--device {device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
         self.torch = torch
         self.device = torch.device(device)
         if self.device.index is None:

@@ -88,7 +88,7 @@ class _Channel:
 
 def expected_frames(plan: Plan) -> int | None:
     info = plan.source
-    if plan.start is None and plan.duration is None:
+    if plan.start is None and plan.duration is None and info.frames:
         return info.frames
     if info.frame_rate and info.duration:
         start = plan.start or 0.0
@@ -193,10 +193,10 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
         writer.commit()
     stats = reader.stats
     if stats.damaged_packets or stats.corrupt_frames:
-        warnings.append(
-            f"damaged input: {stats.damaged_packets} packet(s) could not be decoded and "
-            f"{stats.corrupt_frames} frame(s) were corrupt; {written[0]} frames written"
-        )
+        found = list(stats.errors)
+        if stats.corrupt_frames:
+            found.append(f"{stats.corrupt_frames} corrupt frame(s)")
+        warnings.append(f"damaged input, processed what decodes ({written[0]} frames written): " + "; ".join(found))
     if stats.repaired_timestamps:
         warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
     return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from tqdm import tqdm
 
 from vsr.pipeline import Progress
@@ -9,7 +11,7 @@ from vsr.pipeline import Progress
 
 class ProgressBar:
     def __init__(self, *, disabled: bool) -> None:
-        self.disabled = disabled
+        self.disabled = disabled or not sys.stderr.isatty()  # no bar residue in logs and pipes
         self._bar: tqdm | None = None
 
     def __enter__(self) -> ProgressBar:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -11,8 +10,6 @@ import av
 
 from vsr.errors import DamagedInputError
 from vsr.io.probe import VideoInfo, open_input
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +53,7 @@ class VideoReader:
         self.on_packet = on_packet
         self.stats = DecodeStats()
         self._last_pts: int | None = None
+        self._data_end = 0.0  # seconds: the latest end of any packet read
         self._container: av.container.InputContainer | None = None
 
     def __enter__(self) -> VideoReader:
@@ -72,15 +70,17 @@ class VideoReader:
         assert container is not None, "use VideoReader as a context manager"
         video = container.streams[self.info.stream_index]
         video.thread_type = "AUTO"  # frame + slice threads; must be set before the codec opens
-        others = [container.streams[i] for i in self.copy_streams]
+        others = [s for s in container.streams if s.index != video.index]  # all: to see where the file ends
         if self.section.start > 0:
             container.seek(int(self.section.start * av.time_base), backward=True, any_frame=False)
         done = False
         for packet in self._demux(container, [video, *others]):
             if done and self._past_end(packet):
                 break  # every stream is past the section (interleaving is well under 2 s)
+            self._note_end(packet)
             if packet.stream.index != video.index:
-                if self.on_packet is not None and packet.dts is not None and self._keep_packet(packet):
+                if (self.on_packet is not None and packet.stream.index in self.copy_streams
+                        and packet.dts is not None and self._keep_packet(packet)):
                     self.on_packet(packet)
                 continue
             if done:
@@ -100,7 +100,31 @@ class VideoReader:
                 t = float(frame.pts * frame.time_base)
                 if self.section.contains(t):
                     yield frame
-        self._report()
+        self._check_complete(container)
+
+    def _note_end(self, packet: av.Packet) -> None:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is not None and packet.time_base:
+            end = float((ts + (packet.duration or 0)) * packet.time_base)
+            self._data_end = max(self._data_end, end)
+
+    def _check_complete(self, container) -> None:
+        """A file whose streams all stop well before the duration its header promises (or with
+        fewer frames than its index lists) was cut short: count what is missing as damage."""
+        info, section = self.info, self.section
+        if section.end is not None and info.duration is not None and section.end < info.duration:
+            return
+        if info.frames and section.is_whole and self.stats.frames < info.frames:
+            self._damage(f"file ends early: {info.frames - self.stats.frames} of {info.frames} frames missing")
+            return
+        promised = (container.duration / av.time_base) if container.duration else info.duration
+        if promised is None:
+            return
+        start = (container.start_time or 0) / av.time_base
+        gap = promised + start - self._data_end
+        frame = 1 / float(info.frame_rate) if info.frame_rate else 0.04
+        if gap > max(0.5, 3 * frame):
+            self._damage(f"file ends early: about {gap:.2f} s (~{round(gap / frame)} frames) missing")
 
     def _past_end(self, packet: av.Packet) -> bool:
         ts = packet.dts if packet.dts is not None else packet.pts
@@ -137,7 +161,7 @@ class VideoReader:
             if frame.is_corrupt:
                 self.stats.corrupt_frames += 1
                 if self.strict:
-                    raise DamagedInputError(f"corrupt frame at {frame.time}s in {self.info.path}; drop --strict to process what decodes")
+                    raise DamagedInputError(f"corrupt frame (#{self.stats.frames}) in {self.info.path}; drop --strict to process what decodes")
             out.append(self._with_pts(frame, stream))
         return out
 
@@ -165,8 +189,3 @@ class VideoReader:
             self.stats.errors.append(message)
         if self.strict:
             raise DamagedInputError(f"damaged input {self.info.path}: {message} (drop --strict to process what decodes)")
-
-    def _report(self) -> None:
-        if self.stats.damaged_packets or self.stats.corrupt_frames:
-            log.warning("damaged input: %d packet(s) could not be decoded, %d corrupt frame(s)",
-                        self.stats.damaged_packets, self.stats.corrupt_frames)

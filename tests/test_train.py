@@ -93,3 +93,45 @@ def test_train_cli_runs(tmp_path):
     assert r.exit_code == 0, r.output
     assert (out / "model.safetensors").is_file() and (out / "last.pt").is_file()
     assert "val step 2" in (out / "train.log").read_text()
+
+
+def _tiny_vgg(path: Path) -> Path:
+    """A random network in VGG19's torchvision layout (4 channels per conv) in place of real VGG weights."""
+    from safetensors.torch import save_file
+
+    from vsr.quality.losses import VGG19_CONVS
+
+    g = torch.Generator().manual_seed(0)
+    sd, in_ch = {}, 3
+    for i in VGG19_CONVS:
+        sd[f"features.{i}.weight"] = torch.randn(4, in_ch, 3, 3, generator=g) * 0.3
+        sd[f"features.{i}.bias"] = torch.zeros(4)
+        in_ch = 4
+    save_file(sd, str(path))
+    return path
+
+
+def test_srgan_stage_from_pretrained_srresnet(tmp_path):
+    vgg = _tiny_vgg(tmp_path / "vgg.safetensors")
+    pre = train(_cfg(tmp_path, arch="srresnet", scale=4, patch=8, out_dir=str(tmp_path / "pre"), steps=2))
+    events = []
+    gan_cfg = dict(arch="srresnet", scale=4, patch=8, gan=True, vgg_weights=str(vgg), init=pre["export"], steps=4,
+                   ckpt_every=2)
+    res = train(_cfg(tmp_path, out_dir=str(tmp_path / "gan"), **gan_cfg), lambda k, i: events.append((k, i)))
+    assert any("copied" in i.get("message", "") for k, i in events if k == "log")
+    assert np.isfinite([i["loss"] for k, i in events if k == "step"]).all()
+    ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=False)
+    assert "disc" in ck["gan"]
+    # resuming the GAN stage equals the uninterrupted run
+    train(_cfg(tmp_path, out_dir=str(tmp_path / "gan2"), stop_at=2, **gan_cfg))
+    res2 = train(_cfg(tmp_path, out_dir=str(tmp_path / "gan2"), resume=True, **gan_cfg))
+    a, b = load_file(res["export"]), load_file(res2["export"])
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+def test_gan_without_vgg_weights_is_a_usage_error(tmp_path):
+    from vsr.errors import UsageError
+
+    with pytest.raises(UsageError, match="vgg-weights"):
+        train(_cfg(tmp_path, arch="srresnet", scale=4, patch=8, gan=True))

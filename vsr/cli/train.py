@@ -16,7 +16,7 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--out", "out_dir", default="runs/train", show_default=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoint last.pt, best.safetensors, model.safetensors, train.log.")
 @click.option("--scale", type=click.IntRange(2, 8), default=2, show_default=True)
-@click.option("--arch", default="edsr", show_default=True)
+@click.option("--arch", type=click.Choice(["edsr", "srresnet", "msrresnet"]), default="edsr", show_default=True)
 @click.option("--num-features", type=int, default=64, show_default=True)
 @click.option("--num-blocks", type=int, default=16, show_default=True)
 @click.option("--res-scale", type=float, default=1.0, show_default=True)
@@ -46,6 +46,15 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--export", type=click.Path(dir_okay=False), default=None,
               help="Where to write the final safetensors (default OUT/model.safetensors).")
 @click.option("--max-images", type=int, default=0, help="Use only the first N images (0 = all).")
+@click.option("--gan", is_flag=True, help="SRGAN stage: pixel + VGG19 content + adversarial loss (use --init "
+              "with pixel-loss pre-trained weights, e.g. --arch srresnet).")
+@click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="torchvision-layout VGG19 weights for the content loss (--gan).")
+@click.option("--vgg-layer", default="relu5_4", show_default=True, help="VGG feature layer (relu5_4 = SRGAN's VGG54).")
+@click.option("--pixel-weight", type=float, default=1e-2, show_default=True)
+@click.option("--content-weight", type=float, default=0.006, show_default=True)
+@click.option("--adv-weight", type=float, default=1e-3, show_default=True)
+@click.option("--d-lr", type=float, default=0.0, help="Discriminator learning rate (0 = --lr).")
 @click.option("--stop-at", type=int, default=0,
               help="Stop after this step with a checkpoint (continue later with --resume); 0 = run to --steps.")
 @debug_option

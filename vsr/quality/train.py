@@ -11,6 +11,7 @@ scheduler, step and RNG states.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -61,6 +62,14 @@ class TrainConfig:
     export: str | None = None  # final safetensors path; default out_dir/model.safetensors
     max_images: int = 0  # 0 = all
     stop_at: int = 0  # stop (with a checkpoint, no export) after this step; 0 = run to ``steps``
+    # SRGAN stage (generator usually --init from a pixel-loss pre-trained SRResNet)
+    gan: bool = False
+    vgg_weights: str | None = None  # torchvision-layout VGG19 state dict (.pth/.safetensors)
+    vgg_layer: str = "relu5_4"  # SRGAN's VGG54
+    pixel_weight: float = 1e-2
+    content_weight: float = 0.006  # SRGAN rescales VGG features by 1/12.75 -> MSE x 1/12.75^2
+    adv_weight: float = 1e-3
+    d_lr: float = 0.0  # discriminator LR; 0 = same as lr
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -134,12 +143,28 @@ def load_training_images(
 # ---------------------------------------------------------------------------------------- model
 
 
+TRAINABLE_ARCHS = ("edsr", "srresnet", "msrresnet")
+# parameter-name prefixes of each architecture's upsampler (not copied by --init across scales)
+UPSAMPLER_PREFIXES = {"edsr": ("tail.0.",), "srresnet": ("upsample.",), "msrresnet": ("upconv1.", "upconv2.")}
+
+
+def model_hparams(cfg: TrainConfig) -> dict[str, Any]:
+    hp: dict[str, Any] = {"num_features": cfg.num_features, "num_blocks": cfg.num_blocks, "scale": cfg.scale}
+    if cfg.arch == "edsr":
+        hp["res_scale"] = cfg.res_scale
+    return hp
+
+
 def build_model(cfg: TrainConfig) -> nn.Module:
     if cfg.arch == "edsr":
         from vsr.models.edsr import EDSR
 
-        return EDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale, res_scale=cfg.res_scale)
-    raise UsageError(f"vsr train supports --arch edsr; got {cfg.arch!r}")
+        return EDSR(**model_hparams(cfg))
+    if cfg.arch in TRAINABLE_ARCHS:
+        from vsr.models.loader import build
+
+        return build(cfg.arch, **model_hparams(cfg))
+    raise UsageError(f"vsr train supports --arch {', '.join(TRAINABLE_ARCHS)}; got {cfg.arch!r}")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -161,14 +186,20 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def init_from(model: nn.Module, path: str | Path) -> list[str]:
-    """Copy every tensor of ``path`` whose name and shape match, except the upsampler (``tail.0``),
-    as the EDSR paper does to start x3/x4 from x2. Returns the copied names."""
+def init_from(model: nn.Module, path: str | Path, arch: str = "edsr") -> list[str]:
+    """Copy every tensor of ``path`` whose name and shape match; the upsampler only when it is the
+    same (same scale): starting x3/x4 from x2 copies all but the upsampler, as the EDSR paper does.
+    Returns the copied names."""
     src = read_state_dict(path)
     own = model.state_dict()
+    prefixes = UPSAMPLER_PREFIXES.get(arch, ())
+    is_up = lambda k: k.startswith(prefixes)  # noqa: E731
+    up_own = {k: tuple(v.shape) for k, v in own.items() if is_up(k)}
+    up_src = {k: tuple(v.shape) for k, v in src.items() if is_up(k)}
+    same_upsampler = up_own == up_src
     copied = []
     for k, v in src.items():
-        if k.startswith("tail.0.") or k not in own or own[k].shape != v.shape:
+        if (is_up(k) and not same_upsampler) or k not in own or own[k].shape != v.shape:
             continue
         own[k] = v.to(own[k].dtype)
         copied.append(k)
@@ -179,7 +210,9 @@ def init_from(model: nn.Module, path: str | Path) -> list[str]:
 
 
 def export_safetensors(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Save the state dict (same keys as the architecture module) as fp32 safetensors."""
+    """Save the state dict (same keys as the architecture module) as fp32 safetensors.
+
+    ``metadata["vsr"]`` (JSON arch + hyper-parameters) is what ``vsr.models.load`` reads."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -258,6 +291,59 @@ def _set_rng_state(st: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(st["cuda"])
 
 
+class _GanParts:
+    """SRGAN stage: VGG-style discriminator, VGG19 content loss, adversarial + pixel loss."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        from vsr.models.discriminator import VGGStyleDiscriminator
+        from vsr.quality.losses import ContentLoss, load_vgg
+
+        if not cfg.vgg_weights:
+            raise UsageError("--gan needs --vgg-weights PATH (torchvision VGG19 weights, .pth or .safetensors)")
+        if cfg.patch * cfg.scale < 32:
+            raise UsageError(f"--gan needs HR patches of at least 32 px (patch x scale = {cfg.patch * cfg.scale})")
+        self.cfg = cfg
+        self.disc = VGGStyleDiscriminator().to(device)
+        self.content = ContentLoss(load_vgg(cfg.vgg_weights, cfg.vgg_layer)).to(device)
+        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr or cfg.lr, betas=cfg.betas)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.d_opt, lambda s: lr_factor(cfg, s))
+        self.bce = nn.BCEWithLogitsLoss()
+        self.device = device
+
+    def step(self, sr, hr, pixel, g_opt, scaler, amp_dtype) -> torch.Tensor:
+        cfg, dev = self.cfg, self.device
+        ac = dict(device_type=dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+        # generator: pixel + VGG content + adversarial (the discriminator is not updated here)
+        for p in self.disc.parameters():
+            p.requires_grad_(False)
+        with torch.autocast(**ac):
+            fake_logit = self.disc(sr).float()
+            content = self.content(sr, hr).float()
+        adv = self.bce(fake_logit, torch.ones_like(fake_logit))
+        g_loss = cfg.pixel_weight * pixel(sr, hr) + cfg.content_weight * content + cfg.adv_weight * adv
+        scaler.scale(g_loss).backward()
+        scaler.step(g_opt)
+        # discriminator: real -> 1, fake -> 0
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        self.d_opt.zero_grad(set_to_none=True)
+        with torch.autocast(**ac):
+            real_logit = self.disc(hr).float()
+            fake_logit = self.disc(sr.detach()).float()
+        d_loss = self.bce(real_logit, torch.ones_like(real_logit)) + self.bce(fake_logit, torch.zeros_like(fake_logit))
+        scaler.scale(d_loss).backward()
+        scaler.step(self.d_opt)
+        return g_loss
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"disc": self.disc.state_dict(), "d_opt": self.d_opt.state_dict(), "sched": self.sched.state_dict()}
+
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        self.disc.load_state_dict(st["disc"])
+        self.d_opt.load_state_dict(st["d_opt"])
+        self.sched.load_state_dict(st["sched"])
+
+
 def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
     """Train; returns {"step", "val_psnr", "best_psnr", "export", "checkpoint", "seconds"}."""
     emit = on_event or (lambda kind, info: None)
@@ -274,8 +360,8 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if cfg.init and not cfg.resume:
-        copied = init_from(model, cfg.init)
-        emit("log", {"message": f"init: copied {len(copied)} tensors from {cfg.init} (upsampler re-initialised)"})
+        copied = init_from(model, cfg.init, cfg.arch)
+        emit("log", {"message": f"init: copied {len(copied)} of {len(model.state_dict())} tensors from {cfg.init}"})
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -284,6 +370,7 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
     scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and amp_dtype == torch.float16))
     criterion = pixel_loss(cfg.loss)
+    gan = _GanParts(cfg, device) if cfg.gan else None
 
     step, best, history = 0, -1.0, []
     if cfg.resume:
@@ -295,6 +382,10 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         sched.load_state_dict(ck["scheduler"])
         if "scaler" in ck:
             scaler.load_state_dict(ck["scaler"])
+        if gan is not None:
+            if "gan" not in ck:
+                raise UsageError(f"--resume --gan: {ckpt_path} is not a GAN checkpoint")
+            gan.load_state_dict(ck["gan"])
         step, best, history = ck["step"], ck.get("best_psnr", -1.0), ck.get("history", [])
         _set_rng_state(ck["rng"])
         emit("log", {"message": f"resumed from {ckpt_path} at step {step}"})
@@ -321,8 +412,10 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
 
     def save_checkpoint() -> None:
         tmp = ckpt_path.with_suffix(".tmp")
+        extra = {"gan": gan.state_dict()} if gan is not None else {}
         torch.save(
             {
+                **extra,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
@@ -337,8 +430,7 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         )
         tmp.replace(ckpt_path)
 
-    meta = {"arch": cfg.arch, "scale": str(cfg.scale), "num_features": str(cfg.num_features),
-            "num_blocks": str(cfg.num_blocks)}
+    meta = {"vsr": json.dumps({"arch": cfg.arch, **model_hparams(cfg)})}
     val_psnr = None
     model.train()
     t_start = time.time()
@@ -349,16 +441,19 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         if cfg.channels_last:
             lr_b = lr_b.contiguous(memory_format=torch.channels_last)
         opt.zero_grad(set_to_none=True)
-        if amp_dtype is not None:
-            with torch.autocast(device_type=device.type, dtype=amp_dtype):
-                sr = model(lr_b)
-            loss = criterion(sr.float(), hr_b)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            sr = model(lr_b)
+        sr = sr.float()
+        if gan is None:
+            loss = criterion(sr, hr_b)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
         else:
-            loss = criterion(model(lr_b), hr_b)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
+            loss = gan.step(sr, hr_b, criterion, opt, scaler, amp_dtype)
         scaler.update()
         sched.step()
+        if gan is not None:
+            gan.sched.step()
         step += 1
         lv = float(loss.detach())
         if not math.isfinite(lv):
@@ -367,7 +462,7 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         emit("step", {"step": step, "steps": cfg.steps, "loss": lv, "loss_avg": loss_avg,
                       "lr": opt.param_groups[0]["lr"], "elapsed": time.time() - t_start})
         if val_pairs is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-            val_psnr = validate(model, val_pairs, cfg.scale, device)
+            val_psnr = validate(model, val_pairs, cfg.scale, device, amp_dtype)
             history.append((step, val_psnr))
             if val_psnr > best:
                 best = val_psnr

@@ -1,0 +1,61 @@
+"""``vsr bench`` on the CPU with a tiny model: the numbers a user reads are there and add up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, one_line_error, vsr_env
+from vsr.bench import STAGES, BenchOptions, conv_flops, run_bench
+
+
+def test_edsr_baseline_flop_count_matches_the_paper_arithmetic() -> None:
+    from vsr.models.edsr import EDSR
+
+    model = EDSR(num_features=64, num_blocks=16, scale=2).eval()
+    per_pixel = conv_flops(model, 1080, 1920, probe=16) / (1080 * 1920)
+    # head 3->64, 32 body convs + 1 64->64, upsampler 64->256, tail 64->3 at 4x pixels, mean shifts
+    expected = 2 * 9 * (3 * 64 + 33 * 64 * 64 + 64 * 256 + 4 * 64 * 3) + 2 * 9 * (1 + 4)
+    assert per_pixel == pytest.approx(expected, rel=1e-6)
+    assert per_pixel == pytest.approx(2.75e6, rel=0.01)  # ~5.7 TFLOP per 1080p frame
+
+
+def test_cpu_bench_reports_every_stage(edsr_checkpoint) -> None:
+    result = run_bench(BenchOptions(model=str(edsr_checkpoint), resolution="64x48", frames=5, batch=2,
+                                    device="cpu", preset="ultrafast", encoder_threads=1))
+    d = result.to_dict()
+    assert list(d["stages_ms_per_frame"]) == list(STAGES)
+    assert all(v >= 0 for v in d["stages_ms_per_frame"].values()) and d["stages_ms_per_frame"]["infer"] > 0
+    s = d["setup"]
+    assert (s["frames"], s["batch"], s["input_size"], s["output_size"]) == (5, 2, "64x48", "128x96")
+    assert (s["backend"], s["device"], s["encoder_threads"]) == ("torch", "cpu", 1)
+    assert d["model_fps"] > 0 and d["end_to_end_fps"] > 0
+    assert d["serial_fps"] == pytest.approx(1000 / sum(d["stages_ms_per_frame"].values()))
+    tiny = 2 * 9 * (3 * 8 + 3 * 8 * 8 + 8 * 32 + 4 * 8 * 3) + 2 * 9 * 5  # per input pixel, 8 features, 1 block
+    assert d["flops_per_frame"] == pytest.approx(tiny * 64 * 48, rel=1e-6)
+    assert d["achieved_tflops"] == pytest.approx(d["flops_per_frame"] * d["model_fps"] / 1e12)
+    assert d["machine"]["cpu_count"] >= 1 and d["machine"]["torch"]
+    assert "end to end" in result.summary()
+
+
+def test_bench_cli_json_and_no_encode(edsr_checkpoint, make_clip, tmp_path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", size=(64, 48), frames=4)
+    run = subprocess.run(
+        [sys.executable, "-m", "vsr", "bench", str(clip), "--model", str(edsr_checkpoint), "--frames", "3",
+         "--device", "cpu", "--no-encode", "--json"],
+        capture_output=True, text=True, env=vsr_env(), cwd=REPO, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    d = json.loads(run.stdout)
+    assert "encode" not in d["stages_ms_per_frame"] and d["setup"]["frames"] == 3
+    assert d["setup"]["input"] == str(clip)
+
+
+def test_bench_without_a_network_model_is_a_usage_error(vsr) -> None:
+    run = vsr("bench", "--model", "lanczos", "--resolution", "64x48", "--frames", "2")
+    assert run.returncode == 2
+    one_line_error(run)
+    assert "--model" in run.stderr

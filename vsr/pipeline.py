@@ -77,14 +77,6 @@ class _Channel:
             except queue.Empty:
                 continue
 
-    def drain(self) -> list:
-        items = []
-        while True:
-            try:
-                items.append(self._q.get_nowait())
-            except queue.Empty:
-                return items
-
 
 def expected_frames(plan: Plan) -> int | None:
     info = plan.source

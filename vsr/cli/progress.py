@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-from vsr.pipeline import Progress
+    from vsr.pipeline import Progress
 
 
 class ProgressBar:
@@ -25,5 +27,7 @@ class ProgressBar:
         if self.disabled:
             return
         if self._bar is None:
+            from tqdm import tqdm  # imported only when a bar is shown (startup time counts)
+
             self._bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, leave=False, smoothing=0.1)
         self._bar.update(progress.frames - self._bar.n)

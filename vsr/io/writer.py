@@ -56,7 +56,6 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._video = None
         self._copied: dict[int, av.stream.Stream] = {}
-        self._last_dts: dict[int, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:

@@ -121,7 +121,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             fail(exc)
 
-    writer = VideoWriter(plan, copy, time_offset=section.start)
+    writer = VideoWriter(plan, copy, time_offset=section.start, time_end=section.end)
     written = [0]
 
     def write() -> None:

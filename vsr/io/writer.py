@@ -46,11 +46,12 @@ def copyable_streams(container: av.container.InputContainer, video_index: int, o
 class VideoWriter:
     """Writes to a temporary file beside ``output``; ``commit`` renames it into place."""
 
-    def __init__(self, plan, copy_streams: list[int], time_offset: float = 0.0) -> None:
+    def __init__(self, plan, copy_streams: list[int], time_offset: float = 0.0, time_end: float | None = None) -> None:
         self.plan = plan
         self.output = Path(plan.output)
         self.copy_streams = copy_streams
         self.time_offset = time_offset  # seconds subtracted from every timestamp (for --start)
+        self.time_end = time_end  # end of the section in input time (None: to the end)
         self.frames_written = 0
         self._tmp: Path | None = None
         self._container: av.container.OutputContainer | None = None
@@ -116,8 +117,8 @@ class VideoWriter:
                 stream.metadata.update(template.metadata)
                 stream.disposition = template.disposition
                 self._copied[index] = stream
-            chapters = src.chapters() if hasattr(src, "chapters") else []
-            if chapters and self.time_offset == 0:
+            chapters = section_chapters(src.chapters(), self.time_offset, self.time_end)
+            if chapters:
                 out.set_chapters(chapters)
 
     def _add_video(self, out, in_video) -> None:
@@ -180,6 +181,20 @@ class VideoWriter:
                 packet.dts -= shift
         packet.stream = stream
         self._container.mux(packet)
+
+
+def section_chapters(chapters: list[dict], start: float, end: float | None) -> list[dict]:
+    """Chapters overlapping [start, end), clipped to it and shifted to start at 0."""
+    kept = []
+    for ch in chapters:
+        tb = Fraction(ch["time_base"])
+        offset = round(start / tb)
+        first, last = ch["start"] - offset, ch["end"] - offset
+        limit = round((end - start) / tb) if end is not None else None
+        if last <= 0 or (limit is not None and first >= limit):
+            continue
+        kept.append({**ch, "start": max(0, first), "end": last if limit is None else min(last, limit)})
+    return kept
 
 
 def _format_for(path: Path) -> str:

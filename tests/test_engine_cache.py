@@ -3,6 +3,8 @@ and the builder's calls checked against a recording stand-in for the ``tensorrt`
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import threading
 import time
 from dataclasses import replace
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import one_line_error
 from vsr.backends import engine_build, engine_cache
 from vsr.backends.engine_cache import EngineSpec, Profile, engine_dir, get_or_build, list_engines
 from vsr.errors import BackendError
@@ -122,6 +125,13 @@ def test_built_once_then_loaded_and_listed(tmp_path) -> None:
     assert row["file"] == path.name and row["precision"] == "fp16" and row["gpu_name"] == "NVIDIA H200"
     assert row["profile"]["opt"] == [4, 3, 1080, 1920]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_engine_is_found_by_key_whatever_label_built_it(tmp_path) -> None:
+    builds = Builds()
+    _, path, _ = get_or_build(spec(model="snu-edsr-baseline-x2"), tmp_path, builds, load)
+    _, path2, built = get_or_build(spec(model="snu-edsr-baseline"), tmp_path, builds, load)
+    assert path2 == path and not built and builds.count == 1
 
 
 def test_corrupt_engine_is_rebuilt_with_a_warning(tmp_path) -> None:
@@ -301,3 +311,41 @@ def test_missing_tensorrt_names_the_install_command(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails as if not installed
     with pytest.raises(BackendError, match=r"pip install 'vsr\[tensorrt\]'"):
         engine_build.import_tensorrt()
+
+
+# ------------------------------------------------------------------------------------ vsr engine
+
+
+def test_engine_list_and_clean_commands(tmp_path, vsr) -> None:
+    get_or_build(spec(), tmp_path, Builds(), load)
+    get_or_build(spec(precision="fp32", model="other"), tmp_path, Builds(), load)
+    run = vsr("engine", "list", "--engine-dir", tmp_path, "--json")
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)["engines"]
+    assert sorted(r["precision"] for r in rows) == ["fp16", "fp32"]
+    text = vsr("engine", "list", "--engine-dir", tmp_path).stdout
+    assert "2 engine(s)" in text and "NVIDIA H200" in text and "4x3x1080x1920" in text
+    assert vsr("engine", "clean", "--engine-dir", tmp_path, "--model", "other").stdout.strip() == "removed 1 engine(s)"
+    assert [r["model"] for r in list_engines(tmp_path)] == ["snu-edsr-baseline-x2"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_engine_build_without_tensorrt_is_one_line(tmp_path, vsr) -> None:
+    run = vsr("engine", "build", "--profile", "snu-edsr-baseline-x2-1080p", "--engine-dir", tmp_path)
+    assert run.returncode == 1
+    one_line_error(run)
+    assert "pip install 'vsr[tensorrt]'" in run.stderr
+
+
+@pytest.mark.parametrize("name", ["snu-edsr-baseline-x2-1080p", "snu-edsr-baseline-x3-720p"])
+def test_shipped_build_profiles_match_what_upscale_asks_for(name) -> None:
+    """A prebuilt engine is a cache hit for `vsr upscale` at batch 4 on that input size."""
+    from vsr.cli.engine import load_build_profile
+
+    doc = load_build_profile(name)
+    prof = Profile.from_dict(doc["profile"])
+    _, _, h, w = prof.opt
+    assert prof == Profile.for_frames(batch=4, height=h, width=w)
+    scale = int(doc["model"].rsplit("x", 1)[1])
+    assert (w * scale, h * scale) == (3840, 2160)
+    assert doc["precision"] == "fp16"

@@ -207,7 +207,10 @@ def get_or_build(
     ``build()`` returns a serialised engine (raising BackendError on failure); ``load(bytes)``
     deserialises one and returns None (or raises) when it cannot.
     """
-    path = directory / spec.filename
+    # the key decides; the label in the name does not (an engine built with `vsr engine build MODEL`
+    # is found by `vsr upscale --model FAMILY` when the network and profile are the same)
+    same_key = sorted(directory.glob(f"*-{spec.precision}-{spec.key}{ENGINE_SUFFIX}"))
+    path = same_key[0] if same_key else directory / spec.filename
     with file_lock(path.with_name(path.name + ".lock")):
         if path.is_file():
             engine, problem = _try_load(load, path)

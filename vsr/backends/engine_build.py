@@ -38,8 +38,21 @@ def import_tensorrt() -> Any:
     return trt
 
 
+_LOGGERS: dict[int, Any] = {}
+
+
 def make_logger(trt: Any) -> Any:
-    """A TensorRT logger that forwards to ``logging`` and remembers the last error for messages."""
+    """The TensorRT logger: forwards to ``logging`` and remembers errors for messages.
+
+    One per process (TensorRT expects every builder and runtime to share a logger); callers clear
+    ``errors`` before an operation whose failure they report.
+    """
+    if id(trt) not in _LOGGERS:
+        _LOGGERS[id(trt)] = _new_logger(trt)
+    return _LOGGERS[id(trt)]
+
+
+def _new_logger(trt: Any) -> Any:
 
     class _Logger(trt.ILogger):
         def __init__(self) -> None:
@@ -120,6 +133,7 @@ def build_serialized(
     """Build and serialise an engine; raises BackendError saying what to do on any failure."""
     trt = trt or import_tensorrt()
     logger = make_logger(trt)
+    logger.errors.clear()
 
     def need(obj: Any, what: str) -> Any:
         if obj is None:
@@ -193,6 +207,7 @@ def deserialize(data: bytes, *, trt: Any = None) -> LoadedEngine | None:
     """The engine in ``data``, or None when this TensorRT/GPU cannot load it."""
     trt = trt or import_tensorrt()
     logger = make_logger(trt)
+    logger.errors.clear()
     runtime = trt.Runtime(logger)
     if runtime is None:
         raise BackendError(f"TensorRT could not create a runtime: {logger.last_error()}")

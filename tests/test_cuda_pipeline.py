@@ -265,7 +265,7 @@ def test_cuda_backend_on_the_gpu_matches_cpu(make_clip, edsr_checkpoint, tmp_pat
 
 @pytest.mark.gpu
 def test_real_cuda_streams_overlap_copies_with_compute() -> None:
-    """On a GPU: with copies as long as compute, two slots must beat one by a clear margin."""
+    """On a GPU: two slots must hide at least half of the copy time (or compute, if shorter)."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     import time
@@ -289,5 +289,15 @@ def test_real_cuda_streams_overlap_copies_with_compute() -> None:
         assert out == [[i] for i in range(12)]
         return time.perf_counter() - t
 
+    host = torch.empty(elems, dtype=torch.uint8, pin_memory=True)
+    dev = torch.empty(elems, dtype=torch.uint8, device="cuda")
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(12):
+        dev.copy_(host, non_blocking=True)
+        host.copy_(dev, non_blocking=True)
+    torch.cuda.synchronize()
+    copies = time.perf_counter() - t
     serial, overlapped = run(1), run(2)
-    assert overlapped < 0.85 * serial, f"2 slots {overlapped:.3f} s vs 1 slot {serial:.3f} s"
+    hidden = min(copies, serial - copies)  # what perfect overlap would hide
+    assert overlapped < serial - 0.5 * hidden, f"2 slots {overlapped:.3f} s, 1 slot {serial:.3f} s, copies {copies:.3f} s"

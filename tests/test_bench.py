@@ -32,6 +32,7 @@ def test_cpu_bench_reports_every_stage(edsr_checkpoint) -> None:
     s = d["setup"]
     assert (s["frames"], s["batch"], s["input_size"], s["output_size"]) == (5, 2, "64x48", "128x96")
     assert (s["backend"], s["device"], s["encoder_threads"]) == ("torch", "cpu", 1)
+    assert (s["stages_backend"], s["end_to_end_backend"]) == ("CudaTorchBackend", "TorchBackend")
     assert d["model_fps"] > 0 and d["end_to_end_fps"] > 0
     assert d["serial_fps"] == pytest.approx(1000 / sum(d["stages_ms_per_frame"].values()))
     tiny = 2 * 9 * (3 * 8 + 3 * 8 * 8 + 8 * 32 + 4 * 8 * 3) + 2 * 9 * 5  # per input pixel, 8 features, 1 block

@@ -142,6 +142,8 @@ def test_hardware_decoder_formats_are_repacked_not_converted() -> None:
     assert gc.device_format("nv12") == "yuv420p"
     assert gc.device_format("p010le") == "yuv420p10le"
     assert gc.device_format("yuv422p10le") == "yuv422p10le"
+    assert gc.device_format("gbrp") == gc.device_format("bgra") == "rgb24"  # no YUV matrix in between
+    assert gc.device_format("yuva420p") == "yuv420p"
     rgb = source_rgb(8)
     nv12 = swscale_yuv(rgb, "nv12", "itu709", False)
     planar = swscale_yuv(rgb, "yuv420p", "itu709", False)

@@ -146,7 +146,12 @@ def device_format(pix_fmt: str) -> str:
     except ValueError:
         import av
 
-        deep = max(c.bits for c in av.VideoFormat(pix_fmt).components) > 8
+        fmt = av.VideoFormat(pix_fmt)
+        if fmt.is_rgb or fmt.has_palette:  # RGB stays RGB (no matrix involved)
+            return "rgb24"
+        if pix_fmt.startswith("yuva"):  # alpha is dropped, the YUV planes kept as they are
+            return device_format("yuv" + pix_fmt[4:])
+        deep = max(c.bits for c in fmt.components) > 8
         return "yuv444p16le" if deep else "yuv444p"
 
 

@@ -327,13 +327,17 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         source = synthetic_clip(w, h, opts.frames)
     plan = make_bench_plan(opts, source)
     on_cuda = plan.device.startswith("cuda")
+    cuda_dev = None
+    if on_cuda:
+        cuda_dev = torch.device(plan.device)
+        if cuda_dev.index is None:
+            cuda_dev = torch.device("cuda", torch.cuda.current_device())
+        torch.cuda.reset_peak_memory_stats(cuda_dev)
 
     def sync() -> None:
-        if on_cuda:
-            torch.cuda.synchronize(torch.device(plan.device))
+        if cuda_dev is not None:
+            torch.cuda.synchronize(cuda_dev)
 
-    if on_cuda:
-        torch.cuda.reset_peak_memory_stats(torch.device(plan.device))
     rate = plan.source.frame_rate or Fraction(25)
     times = dict.fromkeys(STAGES, 0.0)
     backend = _backend_for(plan, opts.engine_dir)
@@ -427,8 +431,8 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
     model = backend._given_model or load(plan.model_source, arch=getattr(plan, "arch", None))
     flops = conv_flops(model.float().eval().cpu(), plan.source.height, plan.source.width)
     memory = {}
-    if on_cuda:
-        d = torch.device(plan.device)
+    if cuda_dev is not None:
+        d = cuda_dev
         free, total = torch.cuda.mem_get_info(d)
         memory = {"peak_allocated_gib": torch.cuda.max_memory_allocated(d) / 2**30,
                   "peak_reserved_gib": torch.cuda.max_memory_reserved(d) / 2**30,

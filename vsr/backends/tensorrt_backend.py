@@ -82,7 +82,8 @@ class TensorRTBackend(DeviceBackend):
         if not plan.device.startswith("cuda") or not torch.cuda.is_available():
             raise BackendError("No CUDA GPU: TensorRT needs an NVIDIA GPU (use --backend torch)")
         self.torch_device = torch.device(plan.device)
-        torch.cuda.set_device(self.torch_device)  # TensorRT uses the current device
+        if self.torch_device.index is not None:
+            torch.cuda.set_device(self.torch_device)  # TensorRT builds and runs on the current device
         model = self._given_model
         if model is None:
             from vsr.models import load

@@ -301,3 +301,23 @@ def test_real_cuda_streams_overlap_copies_with_compute() -> None:
     serial, overlapped = run(1), run(2)
     hidden = min(copies, serial - copies)  # what perfect overlap would hide
     assert overlapped < serial - 0.5 * hidden, f"2 slots {overlapped:.3f} s, 1 slot {serial:.3f} s, copies {copies:.3f} s"
+
+
+def test_a_frame_tagged_yuvj_is_copied_not_range_converted(make_clip, edsr_checkpoint, tmp_path) -> None:
+    """Probe said yuv420p, the decoder hands out yuvj420p: same planes, so the codes go up unchanged."""
+    import numpy as np
+
+    from vsr.backends import gpu_color as gc
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=1, codec="ffv1")
+    plan = _plan(clip, edsr_checkpoint)
+    [frame] = _decode(clip)
+    lay = gc.PlaneLayout.of("yuv420p", 64, 48)
+    codes = np.empty(lay.elements, np.uint8)
+    gc.frame_to_buffer(frame, lay, codes)
+    jframe = gc.buffer_to_frame(codes, gc.PlaneLayout.of("yuvj420p", 64, 48))
+    with CudaTorchBackend(plan) as b:
+        host = torch.empty((1, lay.elements), dtype=torch.uint8)
+        b.pack([jframe], host)
+    np.testing.assert_array_equal(host[0].numpy(), codes)

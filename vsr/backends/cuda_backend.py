@@ -95,11 +95,26 @@ class DeviceBackend(Backend):
         lay = self.in_layout
         for i, frame in enumerate(frames):
             frame = gc.prepare_frame(frame)
+            flay = lay
             if frame.format.name != lay.pix_fmt or (frame.width, frame.height) != (lay.width, lay.height):
-                # the stream changed format or size mid-way: bring it back to what the buffers hold
-                frame = frame.reformat(width=lay.width, height=lay.height, format=lay.pix_fmt)
+                flay = self._same_planes(frame)
+                if flay is None:
+                    # the stream changed format or size mid-way: bring it back to what the buffers hold
+                    frame = frame.reformat(width=lay.width, height=lay.height, format=lay.pix_fmt)
+                    flay = lay
             row = host_in[i].numpy()
-            gc.frame_to_buffer(frame, lay, row.view(lay.numpy_dtype) if lay.bits > 8 else row)
+            gc.frame_to_buffer(frame, flay, row.view(lay.numpy_dtype) if lay.bits > 8 else row)
+
+    def _same_planes(self, frame: av.VideoFrame) -> gc.PlaneLayout | None:
+        """The frame's layout if its planes are laid out as the buffers expect under another name
+        (yuvj420p vs yuv420p: converting would change the codes, copying keeps them)."""
+        from dataclasses import replace
+
+        try:
+            flay = gc.PlaneLayout.of(frame.format.name, frame.width, frame.height)
+        except ValueError:
+            return None
+        return flay if replace(flay, pix_fmt=self.in_layout.pix_fmt) == self.in_layout else None
 
     def compute(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
         import torch

@@ -52,6 +52,7 @@ class Plan:
     overwrite: bool
     strict: bool
     arch: str | None = None  # architecture override for checkpoints (--arch)
+    engine_dir: Path | None = None  # TensorRT engine cache (--engine-dir)
 
     @property
     def is_resampler(self) -> bool:
@@ -287,4 +288,5 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         overwrite=opts.overwrite,
         strict=opts.strict,
         arch=opts.arch,
+        engine_dir=opts.engine_dir,
     )

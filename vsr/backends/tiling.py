@@ -41,3 +41,33 @@ def run_tiled(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
             ]
     assert out is not None
     return out
+
+
+_MIN_TILE = 32
+
+
+class AdaptiveTiler:
+    """Runs a model tiled as asked; on CUDA out-of-memory frees the cache and retries the same
+    batch with tiles half the size (down to a floor), so no frame is ever lost to OOM."""
+
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], *, scale: int, tile: int, overlap: int) -> None:
+        self.model, self.scale, self.tile, self.overlap = model, scale, tile, overlap
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import logging
+
+        while True:
+            try:
+                return run_tiled(self.model, x, scale=self.scale, tile=self.tile, overlap=self.overlap)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                current = self.tile or max(x.shape[-2:])
+                smaller = current // 2
+                if smaller < max(_MIN_TILE, 2 * self.overlap + 8):
+                    from vsr.errors import BackendError
+
+                    raise BackendError(
+                        f"out of GPU memory even with {current}px tiles: use --batch 1, --precision fp16 or a smaller model"
+                    ) from None
+                logging.getLogger(__name__).warning("CUDA out of memory: retrying this batch with %dpx tiles", smaller)
+                self.tile = smaller

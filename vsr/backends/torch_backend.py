@@ -11,7 +11,6 @@ broken for 4:2:0 input (about 10 dB), the planar one is not.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import av
@@ -20,15 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from vsr.backends.base import Backend, carry_timing
-from vsr.backends.tiling import run_tiled
-from vsr.errors import BackendError
+from vsr.backends.tiling import AdaptiveTiler
 from vsr.io.colour import output_tags
-
-log = logging.getLogger(__name__)
 
 RGB16, RGB16_MAX = "gbrp16le", 65535.0
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-_MIN_TILE = 32
 
 
 def resize_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -52,7 +47,7 @@ class TorchBackend(Backend):
         if self.dtype != torch.float32:
             model = model.to(self.dtype)
         self.model = model.to(memory_format=torch.channels_last)
-        self.tile = plan.tile
+        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=plan.tile, overlap=plan.tile_overlap)
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
         colour = plan.source.colour
@@ -91,22 +86,6 @@ class TorchBackend(Backend):
     def upscale(self, x: torch.Tensor) -> torch.Tensor:
         """N×3×H×W 16-bit-valued RGB -> N×3×outH×outW 16-bit-valued RGB (int32)."""
         x = (x.to(torch.float32) / RGB16_MAX).to(self.dtype).contiguous(memory_format=torch.channels_last)
-        y = self._infer(x)
+        y = self._tiler(x)
         y = resize_to(y.float(), self.plan.height, self.plan.width)
         return (y.clamp_(0, 1) * RGB16_MAX).round_().to(torch.int32)
-
-    def _infer(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.model.scale
-        while True:
-            try:
-                return run_tiled(self.model, x, scale=scale, tile=self.tile, overlap=self.plan.tile_overlap)
-            except torch.cuda.OutOfMemoryError:
-                torch.cuda.empty_cache()
-                current = self.tile or max(x.shape[-2:])
-                smaller = current // 2
-                if smaller < max(_MIN_TILE, 2 * self.plan.tile_overlap + 8):
-                    raise BackendError(
-                        f"out of GPU memory even with {current}px tiles: use --batch 1, --precision fp16 or a smaller model"
-                    ) from None
-                log.warning("CUDA out of memory: retrying this batch with %dpx tiles", smaller)
-                self.tile = smaller

@@ -1,0 +1,60 @@
+"""Tiled inference equals whole-frame inference; CUDA out-of-memory shrinks tiles, never loses a frame."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from vsr.backends.tiling import AdaptiveTiler, run_tiled, tile_starts
+from vsr.errors import BackendError
+
+
+def _local_model(scale: int = 2) -> nn.Module:
+    """Receptive field 5x5 (two 3x3 convs): tiles with overlap >= 2 reproduce the whole frame."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3 * scale * scale, 3, padding=1),
+                         nn.PixelShuffle(scale)).eval()
+
+
+@pytest.mark.parametrize("length, tile, overlap", [(100, 32, 4), (64, 64, 8), (65, 32, 8), (7, 32, 2)])
+def test_tiles_cover_everything(length, tile, overlap):
+    starts = tile_starts(length, tile, overlap)
+    assert starts[0] == 0 and starts[-1] + min(tile, length) == length
+    assert all(b - a <= tile - 2 * overlap for a, b in zip(starts, starts[1:]))
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (20, 90)])
+def test_tiled_equals_whole(size):
+    model, x = _local_model(), torch.rand(2, 3, *size)
+    whole = model(x)
+    tiled = run_tiled(model, x, scale=2, tile=16, overlap=4)
+    assert tiled.shape == whole.shape
+    assert torch.allclose(tiled, whole, atol=1e-5)
+
+
+@torch.inference_mode()
+def test_out_of_memory_retries_with_smaller_tiles():
+    model, calls = _local_model(), []
+
+    def picky(x: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(x.shape[-2:]))
+        if max(x.shape[-2:]) > 32:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return model(x)
+
+    x = torch.rand(1, 3, 96, 128)
+    tiler = AdaptiveTiler(picky, scale=2, tile=0, overlap=4)
+    out = tiler(x)
+    assert tiler.tile == 32  # 128 -> 64 -> 32
+    assert torch.allclose(out, model(x), atol=1e-5)
+    assert calls[0] == (96, 128)
+
+
+def test_out_of_memory_gives_up_with_advice():
+    def always_oom(x):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with pytest.raises(BackendError, match="out of GPU memory"):
+        AdaptiveTiler(always_oom, scale=2, tile=64, overlap=8)(torch.rand(1, 3, 64, 64))

@@ -59,6 +59,150 @@ class DeviceBackend(Backend):
 
     # -- to be provided by subclasses --------------------------------------------------------------
     def infer(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def open_model(self) -> None:
+        raise NotImplementedError
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def open(self) -> None:
+        from vsr.io.colour import output_tags
+
+        plan, src = self.plan, self.plan.source
+        self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
+        self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
+        self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
+        self.full_range = src.colour.full_range
+        self.tags = output_tags(src.colour, src.height)
+        self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
+        self.device = device_for(plan.device)
+        self.stages = Stages(
+            in_shape=(self.in_layout.elements,),
+            in_dtype=self.in_layout.torch_dtype,
+            out_shape=(self.out_layout.elements,),
+            out_dtype=self.out_layout.torch_dtype,
+            pack=self.pack,
+            compute=self.compute,
+            unpack=self.unpack,
+        )
+        self.scheduler = Scheduler(self.device, self.stages, plan.batch, self.slots)
+
+    def close(self) -> None:
+        self.scheduler = None
+
+    # -- the three stages -------------------------------------------------------------------------------
+    def pack(self, frames: Sequence[av.VideoFrame], host_in: torch.Tensor) -> None:
+        lay = self.in_layout
+        for i, frame in enumerate(frames):
+            frame = gc.prepare_frame(frame)
+            flay = lay
+            if frame.format.name != lay.pix_fmt or (frame.width, frame.height) != (lay.width, lay.height):
+                flay = self._same_planes(frame)
+                if flay is None:
+                    # the stream changed format or size mid-way: bring it back to what the buffers hold
+                    frame = frame.reformat(width=lay.width, height=lay.height, format=lay.pix_fmt)
+                    flay = lay
+            row = host_in[i].numpy()
+            gc.frame_to_buffer(frame, flay, row.view(lay.numpy_dtype) if lay.bits > 8 else row)
+
+    def _same_planes(self, frame: av.VideoFrame) -> gc.PlaneLayout | None:
+        """The frame's layout if its planes are laid out as the buffers expect under another name
+        (yuvj420p vs yuv420p: converting would change the codes, copying keeps them)."""
+        from dataclasses import replace
+
+        try:
+            flay = gc.PlaneLayout.of(frame.format.name, frame.width, frame.height)
+        except ValueError:
+            return None
+        return flay if replace(flay, pix_fmt=self.in_layout.pix_fmt) == self.in_layout else None
+
+    def compute(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
+        import torch
+
+        with torch.inference_mode():
+            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range)
+            y = self.infer(rgb)
+            y = gc.residual_resize(y.float(), (self.plan.height, self.plan.width))
+            gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
+
+    def unpack(self, frames: Sequence[av.VideoFrame], host_out: torch.Tensor) -> list[av.VideoFrame]:
+        lay, out = self.out_layout, []
+        for i, src in enumerate(frames):
+            row = host_out[i].numpy()
+            frame = gc.buffer_to_frame(row.view(lay.numpy_dtype) if lay.bits > 8 else row, lay)
+            if lay.pix_fmt != self.plan.pix_fmt:  # e.g. nv12/p010 for hardware encoders: a repack
+                frame = frame.reformat(format=self.plan.pix_fmt)
+            frame.colorspace = self.tags.colorspace
+            frame.color_range = self.tags.color_range
+            frame.color_primaries = self.tags.primaries
+            frame.color_trc = self.tags.transfer
+            out.append(carry_timing(src, frame))
+        return out
+
+    # -- Backend interface --------------------------------------------------------------------------------
+    def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
+        return next(iter(self.run([frames])))
+
+    def run(self, batches: Iterable[Sequence[av.VideoFrame]]) -> Iterator[list[av.VideoFrame]]:
+        if self.scheduler is None:
+            raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
+        yield from self.scheduler.run(batches)
+
+
+class CudaTorchBackend(DeviceBackend):
+    """A PyTorch model on the GPU (channels_last, fp16/bf16, inference_mode, optional torch.compile)."""
+
+    name = "torch-cuda"
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        model: nn.Module | None = None,
+        slots: int | None = None,
+        compile_mode: str | None = None,
+    ) -> None:
+        super().__init__(plan, slots=slots)
+        self._given_model = model
+        self._tiler = None
+        self.compile_mode = compile_mode if compile_mode is not None else os.environ.get("VSR_TORCH_COMPILE") or None
+        if self.compile_mode and self.compile_mode not in COMPILE_MODES:
+            raise BackendError(f"VSR_TORCH_COMPILE={self.compile_mode}: use one of {', '.join(COMPILE_MODES)}")
+
+    def open_model(self) -> None:
+        import torch
+
+        plan = self.plan
+        if plan.device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError(f"--device {plan.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
+        model = self._given_model
+        if model is None:
+            from vsr.models import load
+
+            model = load(plan.model_source, arch=getattr(plan, "arch", None))
+        self.scale = int(getattr(model, "scale", plan.model_scale))
+        self.dtype = _dtype(plan.precision)
+        self.torch_device = torch.device(plan.device)
+        try:
+            model = model.to(self.torch_device).eval()
+        except RuntimeError as exc:  # no CUDA driver, device index out of range, out of memory
+            raise BackendError(f"cannot put the model on {plan.device}: {str(exc).splitlines()[0]} (use --device cpu)") from exc
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.model = model.to(dtype=self.dtype, memory_format=torch.channels_last)
+        self.forward = self.model
+        if self.compile_mode:
+            self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
+
+    def close(self) -> None:
+        super().close()
+        self.model = self.forward = None
+        if self.plan.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
         import torch
 
         from vsr.backends.tiling import AdaptiveTiler

@@ -53,4 +53,5 @@ class UpscaleOptions:
     duration: float | None = None
     overwrite: bool = False
     strict: bool = False
+    deinterlace: str = "auto"  # auto: frames flagged interlaced; on: all; off: none
     engine_dir: Path | None = None

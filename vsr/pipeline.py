@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import av
 
 from vsr.backends.base import create_backend
+from vsr.io.deinterlace import Deinterlacer
 from vsr.io.probe import open_input
 from vsr.io.reader import DecodeStats, Section, VideoReader
 from vsr.io.writer import VideoWriter, copyable_streams
@@ -41,6 +42,7 @@ class Result:
     seconds: float
     decode: DecodeStats
     warnings: list[str] = field(default_factory=list)
+    deinterlaced: int = 0
 
     @property
     def fps(self) -> float:
@@ -105,6 +107,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     copy_q: queue.Queue = queue.Queue()  # small packets; bounded in practice by the frames queue
     total = expected_frames(plan)
 
+    deinterlacer = Deinterlacer(plan.deinterlace)
     reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
 
     def fail(exc: BaseException) -> None:
@@ -115,7 +118,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     def read() -> None:
         try:
             with reader:
-                for frame in reader.frames():
+                for frame in deinterlacer.apply(reader.frames()):
                     frames_q.put(frame)
             frames_q.put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
@@ -191,7 +194,8 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
         warnings.append(f"damaged input, processed what decodes ({written[0]} frames written): " + "; ".join(found))
     if stats.repaired_timestamps:
         warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
-    return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings)
+    return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings,
+                  deinterlacer.frames_deinterlaced)
 
 
 def _drain(q: queue.Queue) -> list:

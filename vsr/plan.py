@@ -53,6 +53,7 @@ class Plan:
     strict: bool
     arch: str | None = None  # architecture override for checkpoints (--arch)
     engine_dir: Path | None = None  # TensorRT engine cache (--engine-dir)
+    deinterlace: str = "auto"
 
     @property
     def is_resampler(self) -> bool:
@@ -289,4 +290,5 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         strict=opts.strict,
         arch=opts.arch,
         engine_dir=opts.engine_dir,
+        deinterlace=opts.deinterlace,
     )

@@ -33,6 +33,8 @@ def sizing_options(func):
         click.option("--arch", default=None, help="Override the architecture detected from a checkpoint."),
         click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="Deinterlace with bwdif (one frame per frame): auto = frames flagged interlaced."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

@@ -51,10 +51,17 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
+        ("deinterlace", _deinterlace_note(plan)),
         ("batch", str(plan.batch)),
         ("tile", f"{plan.tile} (overlap {plan.tile_overlap})" if plan.tile else "whole frames"),
     ]
     if plan.start is not None or plan.duration is not None:
         rows.append(("section", f"start {plan.start or 0:g} s, duration {plan.duration or 'to end'}"))
     for key, value in rows:
-        click.echo(f"  {key:<9} {value}")
+        click.echo(f"  {key:<11} {value}")
+
+
+def _deinterlace_note(plan) -> str:
+    flagged = "first frame flagged interlaced" if plan.source.interlaced else "first frame progressive"
+    return {"auto": f"auto: bwdif on frames flagged interlaced ({flagged})", "on": "bwdif on every frame",
+            "off": "off"}[plan.deinterlace]

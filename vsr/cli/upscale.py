@@ -69,6 +69,7 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
             "fps": round(result.fps, 2), "width": plan.width, "height": plan.height, "model": plan.model,
             "model_scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
             "precision": plan.precision, "codec": plan.codec, "pix_fmt": plan.pix_fmt,
-            "damaged_packets": result.decode.damaged_packets, "warnings": result.warnings,
+            "damaged_packets": result.decode.damaged_packets, "deinterlaced": result.deinterlaced,
+            "warnings": result.warnings,
         }
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -67,6 +67,7 @@ class VideoInfo:
     duration: float | None  # seconds
     frames: int | None  # as the container says (may be missing or approximate)
     streams: tuple[StreamInfo, ...] = field(default=())
+    interlaced: bool = False  # the first frame is flagged interlaced
 
     @property
     def display_width(self) -> float:
@@ -104,14 +105,14 @@ def colour_of(codec_context, pix_fmt: str, height: int) -> ColourInfo:
     )
 
 
-def _first_frame_rotation(container: av.container.InputContainer, stream) -> int:
-    """Rotation from the display matrix, which FFmpeg attaches to decoded frames."""
+def _first_frame(container: av.container.InputContainer, stream) -> tuple[int, bool]:
+    """(rotation, interlaced) of the first frame: FFmpeg attaches the display matrix to frames."""
     try:
         for frame in container.decode(stream):
-            return int(round(frame.rotation or 0))
+            return int(round(frame.rotation or 0)), bool(frame.interlaced_frame)
     except av.error.FFmpegError:
-        return 0
-    return 0
+        return 0, False
+    return 0, False
 
 
 def open_input(path: str | os.PathLike) -> av.container.InputContainer:
@@ -168,12 +169,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             frames=vs.frames or None,
             streams=streams,
         )
-        rotation = _first_frame_rotation(container, vs)
-    if rotation:
-        from dataclasses import replace
-
-        info = replace(info, rotation=rotation)
-    return info
+        rotation, interlaced = _first_frame(container, vs)
+    return replace(info, rotation=rotation, interlaced=interlaced)
 
 
 def _is_cover_art(stream) -> bool:

@@ -240,3 +240,18 @@ def test_inspect_safetensors_reads_header_only(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def _empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_upscale_refuses_code_pickle_and_writes_nothing(tmp_path, make_clip, vsr):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pth"
+    torch.save({"params": _Payload(str(marker))}, evil)
+    clip = make_clip(tmp_path / "in.mp4", size=(64, 48), frames=3)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    run = vsr("upscale", clip, "--model", evil, "--scale", "2", "-o", out_dir / "o.mp4")
+    assert run.returncode == 1, str(run)
+    assert "refuses to unpickle code" in run.stderr and "Traceback" not in run.stderr
+    assert not marker.exists()
+    assert list(out_dir.iterdir()) == []

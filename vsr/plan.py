@@ -170,7 +170,7 @@ def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str 
         from vsr.models.loader import inspect
 
         path = str(Path(name).expanduser())
-        _, file_scale = inspect(path)
+        _, file_scale = inspect(path, arch=opts.arch)
         scales = {int(file_scale): path}
     if not scales:
         raise registry.unknown_model(name)

@@ -260,8 +260,9 @@ def load(
     return model.eval().to(device)
 
 
-def inspect(source: str | Path) -> tuple[str, int]:
-    """``(arch, scale)`` of a checkpoint or registry name; safetensors answer from the header only."""
+def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:
+    """``(arch, scale)`` of a checkpoint or registry name; safetensors answer from the header only.
+    ``arch`` overrides detection, as in ``load``."""
     path = Path(source)
     if not path.is_file():
         entry = next((e for e in registry.SHIPPED if e.name == str(source)), None) or zoo.find(str(source))
@@ -273,7 +274,7 @@ def inspect(source: str | Path) -> tuple[str, int]:
     else:
         state, meta = read_state_dict(path)
         shapes = {k: tuple(v.shape) for k, v in state.items()}
-    found = _resolve(shapes, meta, arch=None, hints={}, overrides={}, where=str(path))
+    found = _resolve(shapes, meta, arch=arch, hints={}, overrides={}, where=str(path))
     return found.arch, int(found.kwargs["scale"])
 
 

@@ -6,7 +6,9 @@ that recognises the keys wins, so more specific layouts come first.
 
 Hyper-parameters that the weights cannot show are *guessed* and listed in ``Detected.guessed``;
 metadata written by ``vsr.models.loader.save``, a registry entry, or the caller may replace them:
-- EDSR ``res_scale``: 0.1 for 256-feature (paper "full") models, 1.0 otherwise, as in the paper;
+- EDSR ``res_scale``: 0.1 for 256-feature (paper "full") models, 1.0 otherwise, as in the paper
+  (no weight can show it: it folds into each block's second conv);
+- EDSR ``rgb_range``: ``loader.load`` reads it off a stored ``add_mean`` (official layout), else 255;
 - SRCNN / VDSR ``scale``: the network runs on a bicubic-upsampled image; 2 unless told;
 - SRVGGNetCompact ``act_type`` when it has no PReLU weights: ``relu`` unless told.
 """

@@ -119,6 +119,28 @@ def mean_shift_state(*, rgb_range: float = 255.0, rgb_mean=DIV2K_RGB_MEAN) -> di
     }
 
 
+def rgb_range_from_state(state_dict: dict[str, torch.Tensor]) -> float | None:
+    """The ``rgb_range`` an official-layout checkpoint was trained with, read off its ``add_mean``.
+
+    The official ``MeanShift`` stores weight ``eye / std`` and bias ``rgb_range * mean / std``, so
+    ``bias / diag(weight) = rgb_range * mean``. When that is a positive multiple of the DIV2K mean
+    (the official code's fixed default), the multiple is ``rgb_range`` (255 for the published
+    models; 1 for forks trained with ``--rgb_range 1``). Otherwise None: the caller keeps its guess.
+    """
+    weight, bias = state_dict.get("add_mean.weight"), state_dict.get("add_mean.bias")
+    if weight is None or bias is None or tuple(weight.shape) != (3, 3, 1, 1) or tuple(bias.shape) != (3,):
+        return None
+    diag = torch.diagonal(weight.detach().double().view(3, 3))
+    if not bool((diag > 0).all()):
+        return None
+    ratios = (bias.detach().double() / diag) / torch.tensor(DIV2K_RGB_MEAN, dtype=torch.float64)
+    value = float(ratios.mean())
+    if not value > 0 or float((ratios - value).abs().max()) > 1e-3 * value:
+        return None
+    nearest = round(value)
+    return float(nearest) if nearest > 0 and abs(value - nearest) <= 1e-3 * value else value
+
+
 _BASICSR_BLOCK_CONV = {"conv1": 0, "conv2": 2}
 
 

@@ -251,6 +251,12 @@ def load(
     state, meta = read_state_dict(path)
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     found = _resolve(shapes, meta, arch=arch, hints=hints, overrides=overrides, where=str(path))
+    if found.arch == "edsr" and "rgb_range" not in found.kwargs:  # not given by metadata or caller
+        from vsr.models.edsr import rgb_range_from_state
+
+        rgb_range = rgb_range_from_state(state)
+        if rgb_range is not None:
+            found.kwargs["rgb_range"] = rgb_range
     model = _classes()[found.arch](**found.kwargs)
     try:
         model.load_state_dict(_convert(state, found), strict=True)

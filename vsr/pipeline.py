@@ -6,7 +6,6 @@ failure stops the others, the temporary output is removed, and the error is rais
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -16,13 +15,12 @@ from dataclasses import dataclass, field
 import av
 
 from vsr.backends.base import create_backend
+from vsr.errors import InputError
 from vsr.io.deinterlace import Deinterlacer
-from vsr.io.probe import open_input
 from vsr.io.reader import DecodeStats, Section, VideoReader
-from vsr.io.writer import VideoWriter, copyable_streams
+from vsr.io.writer import VideoWriter
 from vsr.plan import Plan
 
-log = logging.getLogger(__name__)
 
 _END = object()
 _POLL = 0.1
@@ -95,10 +93,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     """Upscale ``plan.source`` into ``plan.output``."""
     started = time.perf_counter()
     section = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
-    with open_input(plan.source.path) as probe_container:
-        copy, warnings = copyable_streams(probe_container, plan.source.stream_index, plan.output)
-    for w in warnings:
-        log.warning(w)
+    copy, warnings = plan.copy_streams, []
 
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -181,8 +176,6 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
         if errors:
             raise errors[0]
         if written[0] == 0:
-            from vsr.errors import InputError
-
             raise InputError(f"no frame could be decoded from {plan.source.path}" +
                              (" in the requested section" if not section.is_whole else ""))
         writer.commit()

@@ -15,6 +15,7 @@ from pathlib import Path
 from vsr.config import CODECS, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.probe import VideoInfo, probe
+from vsr.io.writer import copyable_streams
 from vsr.models import registry
 
 _SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
@@ -54,6 +55,8 @@ class Plan:
     arch: str | None = None  # architecture override for checkpoints (--arch)
     engine_dir: Path | None = None  # TensorRT engine cache (--engine-dir)
     deinterlace: str = "auto"
+    copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
+    notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
 
     @property
     def is_resampler(self) -> bool:
@@ -262,6 +265,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
     if check_paths:
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
+    copy, notes = copyable_streams(info.streams, info.stream_index, output)
     return Plan(
         source=info,
         output=output,
@@ -291,4 +295,6 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         arch=opts.arch,
         engine_dir=opts.engine_dir,
         deinterlace=opts.deinterlace,
+        copy_streams=copy,
+        notes=notes,
     )

@@ -57,6 +57,8 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
     ]
     if plan.start is not None or plan.duration is not None:
         rows.append(("section", f"start {plan.start or 0:g} s, duration {plan.duration or 'to end'}"))
+    rows.append(("copied", ", ".join(f"#{i}" for i in plan.copy_streams) or "no other streams"))
+    rows += [("note", note) for note in plan.notes]
     for key, value in rows:
         click.echo(f"  {key:<11} {value}")
 

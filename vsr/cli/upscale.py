@@ -53,6 +53,8 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
     if not quiet:
         click.echo(f"vsr: {plan.source.width}x{plan.source.height} -> {plan.width}x{plan.height} with {plan.model}"
                    f" (x{plan.model_scale}) on {plan.backend}/{plan.device} [{plan.backend_reason}]", err=True)
+    for note in plan.notes:
+        click.echo(f"vsr: warning: {note}", err=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with ProgressBar(disabled=quiet) as bar:
@@ -70,6 +72,6 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
             "model_scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
             "precision": plan.precision, "codec": plan.codec, "pix_fmt": plan.pix_fmt,
             "damaged_packets": result.decode.damaged_packets, "deinterlaced": result.deinterlaced,
-            "warnings": result.warnings,
+            "warnings": [*plan.notes, *result.warnings],
         }
         sys.stdout.write(json.dumps(summary) + "\n")

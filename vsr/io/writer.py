@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import av
 
 from vsr.errors import OutputError
 from vsr.io.colour import output_tags
-from vsr.io.probe import open_input
+from vsr.io.probe import StreamInfo, open_input
 
 log = logging.getLogger(__name__)
 
@@ -24,29 +25,29 @@ _MP4_SUBTITLES = {"mov_text"}
 _THREADED_ENCODERS = {"libx264", "libx265", "libsvtav1", "prores_ks", "ffv1", "libaom-av1", "mpeg4"}
 
 
-def copyable_streams(container: av.container.InputContainer, video_index: int, output: Path) -> tuple[list[int], list[str]]:
-    """Indices of the streams to copy into ``output`` and warnings about the ones that cannot go."""
+def copyable_streams(streams: Iterable[StreamInfo], video_index: int, output: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Indices of the streams to copy into ``output`` and notes about the ones that cannot go."""
     keep, warnings = [], []
     mp4 = output.suffix.lower() in _MP4_FAMILY
-    for s in container.streams:
+    for s in streams:
         if s.index == video_index:
             continue
-        codec = s.codec_context.name if s.codec_context else "unknown"
-        if s.type == "video":
+        codec = s.codec
+        if s.kind == "video":
             warnings.append(f"stream #{s.index} (second video, {codec}) is not copied")
-        elif s.type == "subtitle" and mp4 and codec not in _MP4_SUBTITLES:
+        elif s.kind == "subtitle" and mp4 and codec not in _MP4_SUBTITLES:
             warnings.append(f"subtitle stream #{s.index} ({codec}) cannot be stored in {output.suffix}: write .mkv to keep it")
-        elif s.type in ("data", "attachment") and mp4:
+        elif s.kind in ("data", "attachment") and mp4:
             continue
-        elif s.type in ("audio", "subtitle", "data", "attachment"):
+        elif s.kind in ("audio", "subtitle", "data", "attachment"):
             keep.append(s.index)
-    return keep, warnings
+    return tuple(keep), tuple(warnings)
 
 
 class VideoWriter:
     """Writes to a temporary file beside ``output``; ``commit`` renames it into place."""
 
-    def __init__(self, plan, copy_streams: list[int], time_offset: float = 0.0, time_end: float | None = None) -> None:
+    def __init__(self, plan, copy_streams: tuple[int, ...], time_offset: float = 0.0, time_end: float | None = None) -> None:
         self.plan = plan
         self.output = Path(plan.output)
         self.copy_streams = copy_streams

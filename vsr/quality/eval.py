@@ -54,42 +54,8 @@ class EvalResult:
 RESAMPLE_METHODS = {"bicubic": "bicubic", "lanczos": "lanczos3"}
 
 
-def _load_file_fallback(path: Path):
-    """Load a safetensors/.pth state dict into EDSR, reading the hyper-parameters off the shapes.
-
-    Used only until ``vsr.models.loader`` exists."""
-    from vsr.models.edsr import EDSR
-    from vsr.quality.train import read_state_dict
-
-    sd = read_state_dict(path)
-    if "head.0.weight" not in sd:
-        raise ModelError(f"{path}: not an EDSR state dict (no head.0.weight); the full loader is vsr.models.load")
-    nf = sd["head.0.weight"].shape[0]
-    nb = len({k.split(".")[1] for k in sd if k.startswith("body.") and k.endswith(".body.0.weight")})
-    ups = sorted(k for k in sd if k.startswith("tail.0.") and k.endswith(".weight"))
-    if len(ups) == 1:
-        scale = int(round((sd[ups[0]].shape[0] // nf) ** 0.5))
-    else:
-        scale = 2 ** len(ups)
-    model = EDSR(num_features=nf, num_blocks=nb, scale=scale)
-    model.load_state_dict(sd, strict=True)
-    return model
-
-
 def load_model(source: str | Path):
-    """A torch model from a registry name or a file, via ``vsr.models.load`` when it exists."""
-    try:
-        from vsr.models.loader import load as _load  # noqa: F401
-    except ImportError:
-        path = Path(source)
-        if not path.is_file():
-            from vsr.models import registry
-
-            entry = next((e for e in registry.installed_shipped() if e.name == str(source)), None)
-            if entry is None:
-                raise registry.unknown_model(str(source)) from None
-            path = registry.shipped_path(entry)
-        return _load_file_fallback(path)
+    """A torch model from a registry name or a weights file (``vsr.models.load`` detects the arch)."""
     from vsr.models import load
 
     return load(source)

@@ -18,8 +18,8 @@ from vsr.errors import UnknownModelError
 RESAMPLERS: tuple[str, ...] = ("bicubic", "lanczos")
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
-# Until trained weights ship, the default is a resampler (random weights are never a model).
-DEFAULT_MODEL = "lanczos"
+# The default is the shipped EDSR-baseline family (x2/x3/x4, see vsr/weights/edsr_baseline_x*.md).
+DEFAULT_MODEL = "edsr-baseline"
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,35 @@ class ModelEntry:
 
 
 # Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).
-SHIPPED: tuple[ModelEntry, ...] = ()
+SHIPPED: tuple[ModelEntry, ...] = (
+    ModelEntry(
+        name="edsr-baseline-x2",
+        arch="edsr",
+        scale=2,
+        filename="edsr_baseline_x2.safetensors",
+        family="edsr-baseline",
+        licence="MIT (trained by the vsr project; see edsr_baseline_x2.md for data credits)",
+        description="EDSR-baseline x2 (16x64), L1, trained on CPU by vsr; Set5 36.96 dB (paper protocol)",
+    ),
+    ModelEntry(
+        name="edsr-baseline-x3",
+        arch="edsr",
+        scale=3,
+        filename="edsr_baseline_x3.safetensors",
+        family="edsr-baseline",
+        licence="MIT (trained by the vsr project; see edsr_baseline_x3.md for data credits)",
+        description="EDSR-baseline x3 (16x64), L1, trained on CPU by vsr; Set5 33.32 dB (paper protocol)",
+    ),
+    ModelEntry(
+        name="edsr-baseline-x4",
+        arch="edsr",
+        scale=4,
+        filename="edsr_baseline_x4.safetensors",
+        family="edsr-baseline",
+        licence="MIT (trained by the vsr project; see edsr_baseline_x4.md for data credits)",
+        description="EDSR-baseline x4 (16x64), L1, trained on CPU by vsr; Set5 30.96 dB (paper protocol)",
+    ),
+)
 
 
 def shipped_path(entry: ModelEntry) -> Path:

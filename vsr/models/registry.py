@@ -47,7 +47,7 @@ SHIPPED: tuple[ModelEntry, ...] = (
         filename="edsr_baseline_x2.safetensors",
         family="edsr-baseline",
         licence="MIT (trained by the vsr project; see edsr_baseline_x2.md for data credits)",
-        description="EDSR-baseline x2 (16x64), L1, trained on CPU by vsr; Set5 37.01 dB (paper protocol)",
+        description="EDSR-baseline x2 (16x64), L1 then L2 fine-tune, trained on CPU by vsr; Set5 37.01 dB (paper protocol)",
     ),
     ModelEntry(
         name="edsr-baseline-x3",
@@ -65,7 +65,7 @@ SHIPPED: tuple[ModelEntry, ...] = (
         filename="edsr_baseline_x4.safetensors",
         family="edsr-baseline",
         licence="MIT (trained by the vsr project; see edsr_baseline_x4.md for data credits)",
-        description="EDSR-baseline x4 (16x64), L1, trained on CPU by vsr; Set5 30.96 dB (paper protocol)",
+        description="EDSR-baseline x4 (16x64), L1 then L2 fine-tune, trained on CPU by vsr; Set5 30.99 dB (paper protocol)",
     ),
 )
 

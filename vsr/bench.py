@@ -362,27 +362,22 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
 
         # -- stages, serial and synchronised
         say("timing stages")
+        def timed(stage: str, work, *, synced: bool = True):
+            t = time.perf_counter()
+            result = work()
+            if synced:
+                sync()
+            times[stage] += time.perf_counter() - t
+            return result
+
         outputs = []
         for batch in batches:
             n = len(batch)
-            t = time.perf_counter()
-            st.pack(batch, slot.host_in[:n])
-            times["pack"] += time.perf_counter() - t
-            t = time.perf_counter()
-            dev.copy(slot.dev_in[:n], slot.host_in[:n], sched.upload_stream)
-            sync()
-            times["upload"] += time.perf_counter() - t
-            t = time.perf_counter()
-            dev.launch(sched.compute_stream, st.compute, slot.dev_in[:n], slot.dev_out[:n])
-            sync()
-            times["infer"] += time.perf_counter() - t
-            t = time.perf_counter()
-            dev.copy(slot.host_out[:n], slot.dev_out[:n], sched.download_stream)
-            sync()
-            times["download"] += time.perf_counter() - t
-            t = time.perf_counter()
-            outputs += st.unpack(batch, slot.host_out[:n])
-            times["unpack"] += time.perf_counter() - t
+            timed("pack", lambda: st.pack(batch, slot.host_in[:n]), synced=False)
+            timed("upload", lambda: dev.copy(slot.dev_in[:n], slot.host_in[:n], sched.upload_stream))
+            timed("infer", lambda: dev.launch(sched.compute_stream, st.compute, slot.dev_in[:n], slot.dev_out[:n]))
+            timed("download", lambda: dev.copy(slot.host_out[:n], slot.dev_out[:n], sched.download_stream))
+            outputs += timed("unpack", lambda: st.unpack(batch, slot.host_out[:n]), synced=False)
         threads = opts.encoder_threads
         if opts.encode:
             say("encoding")

@@ -39,34 +39,22 @@ class ModelEntry:
 
 
 # Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).
+def _edsr_baseline(scale: int, training: str, set5_psnr: float) -> ModelEntry:
+    return ModelEntry(
+        name=f"edsr-baseline-x{scale}",
+        arch="edsr",
+        scale=scale,
+        filename=f"edsr_baseline_x{scale}.safetensors",
+        family="edsr-baseline",
+        licence=f"MIT (trained by the vsr project; see edsr_baseline_x{scale}.md for data credits)",
+        description=f"EDSR-baseline x{scale} (16x64), {training}, trained on CPU by vsr; Set5 {set5_psnr:.2f} dB (paper protocol)",
+    )
+
+
 SHIPPED: tuple[ModelEntry, ...] = (
-    ModelEntry(
-        name="edsr-baseline-x2",
-        arch="edsr",
-        scale=2,
-        filename="edsr_baseline_x2.safetensors",
-        family="edsr-baseline",
-        licence="MIT (trained by the vsr project; see edsr_baseline_x2.md for data credits)",
-        description="EDSR-baseline x2 (16x64), L1 then L2 fine-tune, trained on CPU by vsr; Set5 37.01 dB (paper protocol)",
-    ),
-    ModelEntry(
-        name="edsr-baseline-x3",
-        arch="edsr",
-        scale=3,
-        filename="edsr_baseline_x3.safetensors",
-        family="edsr-baseline",
-        licence="MIT (trained by the vsr project; see edsr_baseline_x3.md for data credits)",
-        description="EDSR-baseline x3 (16x64), L1, trained on CPU by vsr; Set5 33.32 dB (paper protocol)",
-    ),
-    ModelEntry(
-        name="edsr-baseline-x4",
-        arch="edsr",
-        scale=4,
-        filename="edsr_baseline_x4.safetensors",
-        family="edsr-baseline",
-        licence="MIT (trained by the vsr project; see edsr_baseline_x4.md for data credits)",
-        description="EDSR-baseline x4 (16x64), L1 then L2 fine-tune, trained on CPU by vsr; Set5 30.99 dB (paper protocol)",
-    ),
+    _edsr_baseline(2, "L1 then L2 fine-tune", 37.01),
+    _edsr_baseline(3, "L1", 33.32),
+    _edsr_baseline(4, "L1 then L2 fine-tune", 30.99),
 )
 
 

@@ -78,8 +78,8 @@ class VideoReader:
             if done and self._past_end(packet):
                 break  # every stream is past the section (interleaving is well under 2 s)
             self._note_end(packet)
-            if packet.stream.index != video.index:
-                if (self.on_packet is not None and packet.stream.index in self.copy_streams
+            if packet.stream_index != video.index:
+                if (self.on_packet is not None and packet.stream_index in self.copy_streams
                         and packet.dts is not None and self._keep_packet(packet)):
                     self.on_packet(packet)
                 continue

@@ -170,10 +170,14 @@ class VideoWriter:
         self.frames_written += 1
 
     def copy(self, packet: av.Packet) -> None:
-        """Mux a packet of a copied stream unchanged (timestamps shifted only for --start)."""
-        stream = self._copied.get(packet.stream.index)
+        """Mux a packet of a copied stream unchanged (timestamps shifted only for --start).
+
+        The input container may already be closed, so the packet's own ``stream_index`` is used:
+        ``packet.stream`` would read the freed input stream.
+        """
+        stream = self._copied.get(packet.stream_index)
         if stream is None:
-            return
+            raise OutputError(f"internal error: packet of input stream #{packet.stream_index}, which is not copied")
         if self.time_offset:
             shift = round(self.time_offset / Fraction(packet.time_base))
             if packet.pts is not None:

@@ -17,7 +17,6 @@ def test_packets_copied_after_the_input_is_closed(make_clip, tmp_path):
     src = make_clip(tmp_path / "in.mp4", size=(64, 48), frames=15, audio=True)
     plan = make_plan(UpscaleOptions(input=src, output=tmp_path / "out.mp4", model="bicubic", scale=2))
     queued: list[av.Packet] = []
-    frames = []
     with VideoReader(plan.source, copy_streams=plan.copy_streams, on_packet=queued.append) as reader:
         frames = list(reader.frames())
     for _ in range(20):  # reuse the freed input's memory

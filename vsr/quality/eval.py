@@ -54,13 +54,6 @@ class EvalResult:
 RESAMPLE_METHODS = {"bicubic": "bicubic", "lanczos": "lanczos3"}
 
 
-def load_model(source: str | Path):
-    """A torch model from a registry name or a weights file (``vsr.models.load`` detects the arch)."""
-    from vsr.models import load
-
-    return load(source)
-
-
 def resolve_model(name: str | None, scale: int) -> tuple[str, str]:
     """(kind, source): kind 'resample' (source = method) or 'torch' (source = name or path)."""
     from vsr.models import registry
@@ -99,10 +92,11 @@ def evaluate(
     else:
         import torch
 
+        from vsr.models import load
         from vsr.quality.train import sr_image
 
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-        net = load_model(source).eval().to(dev)
+        net = load(source).eval().to(dev)
         net_scale = getattr(net, "scale", scale)
         if net_scale != scale:
             raise UsageError(f"model {label!r} upscales x{net_scale}, but --scale is {scale}")

@@ -213,12 +213,20 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
         else:
             backend = "torch"
             reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    precision = opts.precision
+    return backend, device, resolve_precision(opts.precision, device), reason
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """The precision a learned model runs in on ``device`` (``auto`` resolved); used by upscale and eval."""
+    import torch
+
+    on_cuda = device.startswith("cuda")
+    precision = requested
     if precision == "auto":
         precision = "fp16" if on_cuda else "fp32"
     if precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
         raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
-    return backend, device, precision, reason
+    return precision
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:

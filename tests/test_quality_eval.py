@@ -56,10 +56,10 @@ def test_eval_bicubic_matches_manual_protocol(hr_dir):
 def test_eval_model_file_and_scale_mismatch(hr_dir, tmp_path):
     torch = pytest.importorskip("torch")
     from vsr.models.edsr import EDSR
-    from vsr.quality.train import export_safetensors
+    from vsr.models.loader import save
 
     torch.manual_seed(0)
-    path = export_safetensors(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "tiny.safetensors")
+    path = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "tiny.safetensors")
     r = CliRunner().invoke(eval_command, [str(hr_dir), "--scale", "2", "--model", str(path), "--json"])
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.output)["images"]) == 3

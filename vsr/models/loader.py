@@ -284,16 +284,17 @@ def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:
     return found.arch, int(found.kwargs["scale"])
 
 
-def save(model: nn.Module, path: str | Path) -> Path:
+def save(model: nn.Module, path: str | Path, *, notes: dict[str, str] | None = None) -> Path:
     """Write weights plus ``vsr`` metadata (arch and hyper-parameters); atomically (temp + rename).
 
-    ``.safetensors`` (preferred) stores the metadata in its header; ``.pth`` stores
+    ``.safetensors`` (preferred) stores the metadata in its header, with ``notes`` (e.g. a training
+    run's step and validation PSNR) as extra header entries; ``.pth`` stores
     ``{"params": state_dict, "vsr": {...}}``, which ``torch.load(weights_only=True)`` reads.
     """
     path = Path(path)
     meta = {"arch": model.arch, **getattr(model, "config", {"scale": model.scale})}
     meta = {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -301,7 +302,7 @@ def save(model: nn.Module, path: str | Path) -> Path:
         if path.suffix == ".safetensors":
             from safetensors.torch import save_file
 
-            save_file(state, tmp, metadata={META_KEY: json.dumps(meta)})
+            save_file(state, tmp, metadata={**(notes or {}), META_KEY: json.dumps(meta)})
         else:
             torch.save({"params": state, META_KEY: meta}, tmp)
         os.replace(tmp, path)

@@ -39,14 +39,16 @@ class ModelEntry:
 
 
 # Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).
-def _edsr_baseline(scale: int, training: str, set5_psnr: float) -> ModelEntry:
+def _edsr_baseline(scale: int, training: str, set5_psnr: float, variant: str = "") -> ModelEntry:
+    family = "edsr-baseline" + (f"-{variant}" if variant else "")
+    stem = family.replace("-", "_")
     return ModelEntry(
-        name=f"edsr-baseline-x{scale}",
+        name=f"{family}-x{scale}",
         arch="edsr",
         scale=scale,
-        filename=f"edsr_baseline_x{scale}.safetensors",
-        family="edsr-baseline",
-        licence=f"MIT (trained by the vsr project; see edsr_baseline_x{scale}.md for data credits)",
+        filename=f"{stem}_x{scale}.safetensors",
+        family=family,
+        licence=f"MIT (trained by the vsr project; see {stem}_x{scale}.md for data credits)",
         description=f"EDSR-baseline x{scale} (16x64), {training}, trained on CPU by vsr; Set5 {set5_psnr:.2f} dB (paper protocol)",
     )
 

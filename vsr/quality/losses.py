@@ -14,10 +14,6 @@ def pixel_loss(kind: str = "l1") -> nn.Module:
     raise ValueError(f"unknown pixel loss {kind!r}: use l1 or l2")
 
 
-def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
-
-
 # ------------------------------------------------------------------ VGG19 content loss (SRGAN)
 
 # torchvision's vgg19().features layout: conv indices; ReLU after each conv; max-pools at 4, 9, 18, 27, 36.
@@ -83,6 +79,6 @@ class ContentLoss(nn.Module):
 
 
 def load_vgg(path: str, layer: str = "relu5_4") -> VGGFeatures:
-    from vsr.quality.train import read_state_dict
+    from vsr.models.loader import read_state_dict
 
-    return VGGFeatures(read_state_dict(path), layer)
+    return VGGFeatures(read_state_dict(path)[0], layer)

@@ -11,7 +11,6 @@ scheduler, step and RNG states.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from vsr.errors import InputError, ModelError, UsageError
+from vsr.models.loader import save as save_weights
 from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
 from vsr.quality.losses import pixel_loss
 
@@ -188,30 +188,13 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     raise UsageError(f"vsr train supports --arch {', '.join(TRAINABLE_ARCHS)}; got {cfg.arch!r}")
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """State dict from a .safetensors file, a .pt/.pth file, or one of our training checkpoints."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if isinstance(obj, dict) and "state_dict" in obj:
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise ModelError(f"{path} holds no state dict")
-    return obj
-
-
 def init_from(model: nn.Module, path: str | Path, arch: str = "edsr") -> list[str]:
     """Copy every tensor of ``path`` whose name and shape match; the upsampler only when it is the
     same (same scale): starting x3/x4 from x2 copies all but the upsampler, as the EDSR paper does.
     Returns the copied names."""
-    src = read_state_dict(path)
+    from vsr.models.loader import read_state_dict
+
+    src = read_state_dict(path)[0]
     own = model.state_dict()
     prefixes = UPSAMPLER_PREFIXES.get(arch, ())
     is_up = lambda k: k.startswith(prefixes)  # noqa: E731
@@ -228,19 +211,6 @@ def init_from(model: nn.Module, path: str | Path, arch: str = "edsr") -> list[st
         raise ModelError(f"--init {path}: no tensor matches the model's names and shapes")
     model.load_state_dict(own)
     return copied
-
-
-def export_safetensors(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Save the state dict (same keys as the architecture module) as fp32 safetensors.
-
-    ``metadata["vsr"]`` (JSON arch + hyper-parameters) is what ``vsr.models.load`` reads."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(sd, str(path), metadata=metadata or {})
-    return path
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -447,7 +417,6 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         )
         tmp.replace(ckpt_path)
 
-    meta = {"vsr": json.dumps({"arch": cfg.arch, **model_hparams(cfg)})}
     val_psnr = None
     model.train()
     t_start = time.time()
@@ -483,7 +452,7 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
             history.append((step, val_psnr))
             if val_psnr > best:
                 best = val_psnr
-                export_safetensors(model, out / "best.safetensors", {**meta, "step": str(step), "val_psnr": f"{val_psnr:.3f}"})
+                save_weights(model, out / "best.safetensors", notes={"step": str(step), "val_psnr": f"{val_psnr:.3f}"})
             emit("val", {"step": step, "psnr": val_psnr, "best": best, "elapsed": time.time() - t_start})
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             save_checkpoint()
@@ -492,7 +461,7 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
             return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": None,
                     "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}
     export = Path(cfg.export) if cfg.export else out / "model.safetensors"
-    export_safetensors(model, export, {**meta, "step": str(step)})
+    save_weights(model, export, notes={"step": str(step)})
     save_checkpoint()
     return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": str(export),
             "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}

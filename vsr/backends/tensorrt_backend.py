@@ -73,7 +73,7 @@ class TensorRTBackend(DeviceBackend):
     def open_model(self) -> None:
         import torch
 
-        from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt
+        from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt, onnx_dtype
         from vsr.backends.engine_cache import engine_dir
         from vsr.backends.onnx_export import export_onnx
 
@@ -93,7 +93,7 @@ class TensorRTBackend(DeviceBackend):
         self.profile = profile_for_plan(plan)
         directory = engine_dir(self.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
-            onnx = export_onnx(model, Path(tmp) / "model.onnx")
+            onnx = export_onnx(model, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, plan.precision))
             spec = engine_spec(plan.model, onnx, precision=plan.precision, profile=self.profile,
                                opt_level=self.opt_level, device=plan.device, trt=trt)
             self.loaded, self.engine_path, built = ensure_engine(spec, onnx, directory, trt=trt)

@@ -157,6 +157,25 @@ def test_concurrent_requests_build_once(tmp_path) -> None:
     assert builds.count == 1 and sorted(results) == [False, False, True]
 
 
+def test_concurrent_requests_under_different_labels_build_once(tmp_path) -> None:
+    """`vsr engine build snu-edsr-baseline-x2` and `vsr upscale --model snu-edsr-baseline` at once:
+    same network and profile, so the same key, the same lock and one build."""
+    builds, results = Builds(delay=0.3), []
+
+    def worker(label: str) -> None:
+        results.append(get_or_build(spec(model=label), tmp_path, builds, load)[1:])
+
+    threads = [threading.Thread(target=worker, args=(label,)) for label in ("snu-edsr-baseline-x2", "snu-edsr-baseline", "edsr")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds.count == 1
+    assert len({path for path, _ in results}) == 1 and sorted(built for _, built in results) == [False, False, True]
+    assert engine_cache.lock_path(tmp_path, spec(model="a")) == engine_cache.lock_path(tmp_path, spec(model="b"))
+    assert engine_cache.lock_path(tmp_path, spec()) != engine_cache.lock_path(tmp_path, spec(precision="fp32"))
+
+
 def test_failed_build_leaves_nothing_under_the_engine_name(tmp_path) -> None:
     def failing() -> bytes:
         raise BackendError("TensorRT could not build the engine: out of memory")

@@ -36,9 +36,11 @@ class FakeDevice:
     log: list[tuple[str, int, float, float]] = field(default_factory=list)  # (what, batch, start, end)
     device_ids: set[int] = field(default_factory=set)
     current_batch: int = -1
+    streams: list[FakeStream] = field(default_factory=list)
 
     def stream(self, name: str) -> FakeStream:
-        return FakeStream(name)
+        self.streams.append(FakeStream(name))
+        return self.streams[-1]
 
     def event(self) -> FakeEvent:
         return FakeEvent()
@@ -53,6 +55,9 @@ class FakeDevice:
     def synchronize(self, event: FakeEvent) -> None:
         assert event.time is not None, "synchronising on an event that was never recorded"
         self.host_t = max(self.host_t, event.time)
+
+    def synchronize_all(self) -> None:
+        self.host_t = max([self.host_t] + [s.free_at for s in self.streams])
 
     def _run(self, stream: FakeStream, what: str, duration: float) -> None:
         start = max(stream.free_at, self.host_t)
@@ -184,6 +189,80 @@ def test_stopping_early_waits_for_copies_in_flight() -> None:
     gen.close()  # the consumer stopped (error downstream, Ctrl-C)
     last_download_end = max(e for w, _, _, e in dev.log if w == "download")
     assert dev.host_t >= last_download_end
+
+
+def test_a_batch_failing_after_it_was_enqueued_is_waited_for() -> None:
+    """compute() raises after its upload and kernels were enqueued (e.g. TensorRT refuses a shape
+    half-way through the tiles): that slot never reached ``inflight``, and the run must still wait
+    for everything on the device before its buffers can be freed."""
+    dev = FakeDevice()
+    stages = make_stages(dev)
+    good = stages.compute
+
+    def compute(dev_in, dev_out):
+        if int(dev_in[0, 0]) >= 200:  # batch 2
+            dev._run(dev.streams[1], "compute", 5 * COMPUTE)  # a long kernel already on the stream
+            raise RuntimeError("TensorRT inference failed")
+        good(dev_in, dev_out)
+
+    stages.compute = compute
+    sched = Scheduler(dev, stages, batch=2, slots=2)
+    with pytest.raises(RuntimeError, match="inference failed"):
+        list(sched.run(batches(4, 2)))
+    assert dev.host_t >= max(e for w, _, _, e in dev.log if w != "pack" and w != "unpack")
+
+
+def test_blocking_events_so_waiting_does_not_spin_a_core(monkeypatch) -> None:
+    from vsr.backends import cuda_pipeline
+
+    made = []
+
+    class Event:
+        def __init__(self, **kwargs) -> None:
+            made.append(kwargs)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    cuda_pipeline.TorchCudaDevice("cuda").event()
+    assert made == [{"enable_timing": False, "blocking": True}]
+
+
+class RecordingDevice(SyncDevice):
+    """SyncDevice that logs what the backend asks of it, in order."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def synchronize_all(self) -> None:
+        self.log.append("synchronize_all")
+
+    def launch(self, stream, fn, *args):
+        self.log.append("launch")
+        return fn(*args)
+
+
+def test_weights_are_ready_before_the_compute_stream_reads_them_and_close_waits(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    """open(): model conversion (default stream) -> synchronize -> compute-stream launches; close(): synchronize first."""
+    from vsr.backends import cuda_backend
+
+    log: list[str] = []
+    monkeypatch.setattr(cuda_backend, "device_for", lambda name: RecordingDevice(log))
+    real_open_model = cuda_backend.CudaTorchBackend.open_model
+
+    def open_model(self):
+        real_open_model(self)
+        log.append("model converted")
+
+    monkeypatch.setattr(cuda_backend.CudaTorchBackend, "open_model", open_model)
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=2, codec="ffv1")
+    backend = cuda_backend.CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2))
+    with backend:
+        list(backend.run([_decode(clip)]))
+        log.append("closing")
+    assert log[:3] == ["model converted", "synchronize_all", "launch"]
+    assert log[log.index("closing") + 1 :] == ["synchronize_all"]
+    assert backend.scheduler is None and backend.device is None
 
 
 # ------------------------------------------------------------------ the real stages, on CPU
@@ -321,3 +400,30 @@ def test_a_frame_tagged_yuvj_is_copied_not_range_converted(make_clip, edsr_check
         host = torch.empty((1, lay.elements), dtype=torch.uint8)
         b.pack([jframe], host)
     np.testing.assert_array_equal(host[0].numpy(), codes)
+
+
+@pytest.mark.gpu
+def test_waiting_on_a_scheduler_event_leaves_the_cpu_free() -> None:
+    """On a GPU: the host thread waiting ~0.5 s for a kernel uses well under half a core (a
+    spin-wait on a non-blocking event uses all of it); also prints the wake-up latency."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    import time
+
+    from vsr.backends.cuda_pipeline import TorchCudaDevice
+
+    dev = TorchCudaDevice("cuda")
+    stream = dev.stream("compute")
+
+    def wait_cost(event) -> tuple[float, float]:
+        with torch.cuda.stream(stream):
+            torch.cuda._sleep(1_000_000_000)  # ~0.5 s of GPU time at ~2 GHz
+        event.record(stream)
+        wall, cpu = time.perf_counter(), time.process_time()
+        event.synchronize()
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+    cpu_blocking, wall_blocking = wait_cost(dev.event())
+    cpu_spinning, wall_spinning = wait_cost(torch.cuda.Event(blocking=False))
+    print(f"blocking event: {cpu_blocking:.3f} s CPU over {wall_blocking:.3f} s; spinning: {cpu_spinning:.3f} s over {wall_spinning:.3f} s")
+    assert cpu_blocking < 0.25 * wall_blocking

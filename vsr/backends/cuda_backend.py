@@ -76,6 +76,9 @@ class DeviceBackend(Backend):
         self.tags = output_tags(src.colour, src.height)
         self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
         self.device = device_for(plan.device)
+        # open_model converted the weights (dtype, channels_last) on the default stream, and the
+        # scheduler's compute stream does not wait for that stream by itself: finish it first
+        self.device.synchronize_all()
         self.stages = Stages(
             in_shape=(self.in_layout.elements,),
             in_dtype=self.in_layout.torch_dtype,
@@ -88,7 +91,9 @@ class DeviceBackend(Backend):
         self.scheduler = Scheduler(self.device, self.stages, plan.batch, self.slots)
 
     def close(self) -> None:
-        self.scheduler = None
+        if self.device is not None:
+            self.device.synchronize_all()  # nothing is freed while a stream may still use it
+        self.scheduler = self.device = None
 
     # -- the three stages -------------------------------------------------------------------------------
     def pack(self, frames: Sequence[av.VideoFrame], host_in: torch.Tensor) -> None:

@@ -427,3 +427,124 @@ def test_waiting_on_a_scheduler_event_leaves_the_cpu_free() -> None:
     cpu_spinning, wall_spinning = wait_cost(torch.cuda.Event(blocking=False))
     print(f"blocking event: {cpu_blocking:.3f} s CPU over {wall_blocking:.3f} s; spinning: {cpu_spinning:.3f} s over {wall_spinning:.3f} s")
     assert cpu_blocking < 0.25 * wall_blocking
+
+
+# ------------------------------------------------------------------ recovery, release, precision, NaN
+
+
+def _frames_out(backend, batches):
+    return [f for out in backend.run(batches) for f in out]
+
+
+def _y_codes(frame):
+    import numpy as np
+
+    return np.frombuffer(frame.planes[0], np.uint8).reshape(-1, frame.planes[0].line_size)[:, : frame.width]
+
+
+def test_out_of_memory_in_the_colour_conversion_retries_with_fewer_frames(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends import cuda_backend
+    from vsr.backends import gpu_color as gc
+
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=4, codec="ffv1", content="gradient")
+    frames = _decode(clip)
+    plan = _plan(clip, edsr_checkpoint, batch=4)
+    with cuda_backend.CudaTorchBackend(plan) as b:
+        want = _frames_out(b, [frames])
+    real, sizes = gc.from_rgb, []
+
+    def from_rgb(rgb, *args, **kwargs):  # 4K RGB of a whole batch does not fit; two frames do
+        sizes.append(rgb.shape[0])
+        if rgb.shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(rgb, *args, **kwargs)
+
+    monkeypatch.setattr(cuda_backend.gc, "from_rgb", from_rgb)
+    with cuda_backend.CudaTorchBackend(plan) as b:
+        got = _frames_out(b, [frames, frames])
+        assert b.frames_per_pass == 2
+    assert sizes == [4, 2, 2, 2, 2]  # the second batch starts at the size that worked
+    assert [bytes(_y_codes(f)) for f in got] == [bytes(_y_codes(f)) for f in want + want]
+
+    monkeypatch.setattr(cuda_backend.gc, "from_rgb", lambda *a, **k: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("oom")))
+    from vsr.errors import BackendError
+
+    with cuda_backend.CudaTorchBackend(plan) as b, pytest.raises(BackendError, match="single frame.*--tile"):
+        _frames_out(b, [frames])
+
+
+class OomAboveTile(torch.nn.Module):
+    """x2 nearest upscale that runs out of 'memory' on anything wider than ``limit``."""
+
+    scale = 2
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        if x.shape[-1] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest") * self.weight
+
+
+def test_close_releases_the_model_and_tiler_and_a_reopen_starts_afresh(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=2, codec="ffv1")
+    frames = _decode(clip)
+    given = OomAboveTile(limit=40)
+    resets, compiled = [], []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(kw) or model)
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(True))
+    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16"), model=given,
+                               compile_mode="reduce-overhead")
+    with backend:
+        _frames_out(backend, [frames])
+        assert backend._tiler.tile == 32  # shrunk after the simulated OOM
+    assert backend.model is None and backend.forward is None and backend._tiler is None
+    assert resets == [True] and compiled == [{"mode": "reduce-overhead", "dynamic": False}]
+    assert given.weight.dtype == torch.float32  # the caller's module is not converted in place
+    given.limit = 1000  # "more memory" now: a reopened backend must not keep the shrunk tile
+    with backend:
+        assert backend._tiler.tile == 0
+        _frames_out(backend, [frames])
+        assert backend._tiler.tile == 0
+
+
+def test_fp32_means_ieee_fp32_while_the_backend_is_open(make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1")
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="fp32")):
+        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == ("ieee", "ieee")
+    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="bf16")):
+        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+
+
+def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends import gpu_color as gc
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    class Overflows(torch.nn.Module):
+        scale = 2
+
+        def forward(self, x):
+            y = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            y[:, :, : y.shape[2] // 2] = float("nan")  # top half: what an fp16 overflow gives
+            y[:, :, y.shape[2] // 2 :, :8] = float("inf")
+            return y
+
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1", content="flat")
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint), model=Overflows()) as b:
+        [out] = _frames_out(b, [_decode(clip)])
+    y = _y_codes(out)
+    assert (y[:24] == 16).all()  # limited-range black
+    assert (y[28:, :8] == 235).all()  # +inf saturates to white
+    lay = gc.PlaneLayout.of("yuv420p", 4, 2)
+    nan = gc.from_rgb(torch.full((1, 3, 2, 4), float("nan")), lay, "itu709", False)
+    assert nan.tolist() == gc.from_rgb(torch.zeros(1, 3, 2, 4), lay, "itu709", False).tolist()

@@ -15,7 +15,7 @@ Conventions (those of MPEG-2/H.264/HEVC and of swscale):
   upsampling is linear in that geometry, downsampling its matching [1 2 1]/4 (horizontal) and
   [1 1]/2 (vertical) filter, so ``from_rgb(to_rgb(x)) == x`` within one code for smooth chroma and
   exactly for 4:4:4;
-- RGB is clamped to [0, 1] before quantising, so codes stay in the nominal range.
+- RGB is clamped to [0, 1] before quantising (NaN becomes 0), so codes stay in the nominal range.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def from_rgb(
     b_ = rgb.shape[0]
     if tuple(rgb.shape[2:]) != (layout.height, layout.width):
         raise ValueError(f"RGB is {tuple(rgb.shape[2:])}, layout wants {(layout.height, layout.width)}")
-    rgb = rgb.float().clamp(0.0, 1.0)
+    rgb = rgb.float().nan_to_num(nan=0.0, posinf=1.0, neginf=0.0).clamp_(0.0, 1.0)  # clamp() keeps NaN
     n = layout.bits
     if layout.kind == "rgb":
         planes = [_quantise(rgb.permute(0, 2, 3, 1) * 255.0, layout)]

@@ -90,6 +90,7 @@ class TensorRTBackend(DeviceBackend):
 
             model = load(plan.model_source, arch=getattr(plan, "arch", None))
         self.scale = int(getattr(model, "scale", plan.model_scale))
+        self.size_multiple = int(getattr(model, "size_multiple", 1))
         self.profile = profile_for_plan(plan)
         directory = engine_dir(self.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
@@ -122,7 +123,8 @@ class TensorRTBackend(DeviceBackend):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         from vsr.backends.tiling import run_tiled
 
-        return run_tiled(self._execute, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap)
+        return run_tiled(self._execute, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap,
+                         multiple=self.size_multiple)
 
     def _execute(self, x: torch.Tensor) -> torch.Tensor:
         import torch

@@ -548,3 +548,13 @@ def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint
     lay = gc.PlaneLayout.of("yuv420p", 4, 2)
     nan = gc.from_rgb(torch.full((1, 3, 2, 4), float("nan")), lay, "itu709", False)
     assert nan.tolist() == gc.from_rgb(torch.zeros(1, 3, 2, 4), lay, "itu709", False).tolist()
+
+
+def test_the_input_codecs_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_path) -> None:
+    """Motion-JPEG (old digital cameras) sites chroma at the centre, H.264 on the left."""
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    for codec, pix_fmt, siting in (("mjpeg", "yuvj420p", "center"), ("libx264", "yuv420p", "left")):
+        clip = make_clip(tmp_path / f"{codec}.mkv", size=(32, 24), frames=1, codec=codec, pix_fmt=pix_fmt)
+        with CudaTorchBackend(_plan(clip, edsr_checkpoint)) as b:
+            assert b.in_siting.name == siting

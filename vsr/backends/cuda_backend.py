@@ -99,6 +99,7 @@ class DeviceBackend(Backend):
         self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
         self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
         self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
+        self.in_siting = gc.input_siting(src.codec)  # output is written "left" (from_rgb's default)
         self.full_range = src.colour.full_range
         self.tags = output_tags(src.colour, src.height)
         self.frames_per_pass = 0
@@ -178,7 +179,7 @@ class DeviceBackend(Backend):
         import torch
 
         with torch.inference_mode():
-            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range)
+            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range, self.in_siting)
             # an fp16 model can overflow to inf/NaN; NaN passes clamp() and would reach the encoder as
             # garbage codes, and the resample would spread it: make it black (inf saturates) first
             y = torch.nan_to_num(self.infer(rgb).float(), nan=0.0, posinf=1.0, neginf=0.0)

@@ -558,3 +558,24 @@ def test_the_input_codecs_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_
         clip = make_clip(tmp_path / f"{codec}.mkv", size=(32, 24), frames=1, codec=codec, pix_fmt=pix_fmt)
         with CudaTorchBackend(_plan(clip, edsr_checkpoint)) as b:
             assert b.in_siting.name == siting
+
+
+@pytest.mark.gpu
+def test_fp32_on_the_gpu_is_ieee_not_tf32() -> None:
+    """Convolutions under the backend's fp32 switch agree with float64 to ~1e-6; TF32 (10-bit
+    mantissa, cuDNN's default on Ampere and later) is ~1e-3 off on the same data."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from vsr.backends.cuda_backend import strict_fp32
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).cuda()
+    x = torch.rand(1, 64, 128, 128, device="cuda")
+    with torch.no_grad():
+        want = torch.nn.functional.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+        restore = strict_fp32()
+        try:
+            err = (conv(x).double() - want).abs().max().item()
+        finally:
+            restore()
+    assert err < 1e-4, f"fp32 conv is {err:.2e} from float64: TF32 is still on"

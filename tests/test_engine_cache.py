@@ -435,3 +435,42 @@ def test_shipped_build_profiles_match_what_upscale_asks_for(name) -> None:
     scale = int(doc["model"].rsplit("x", 1)[1])
     assert (w * scale, h * scale) == (3840, 2160)
     assert doc["precision"] == "fp16"
+
+
+@pytest.mark.tensorrt
+def test_strongly_typed_fp16_engine_matches_the_weakly_typed_one(tmp_path, monkeypatch) -> None:
+    """On TensorRT 10 with VSR_TRT_STRONGLY_TYPED=1: the fp16 ONNX graph builds and runs, and agrees
+    with the weakly typed fp16 engine (what lifting the <11 cap needs to be true)."""
+    torch = pytest.importorskip("torch")
+    if importlib.util.find_spec("tensorrt") is None or not torch.cuda.is_available():
+        pytest.skip("needs TensorRT and a CUDA GPU")
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.models.edsr import EDSR
+
+    trt = engine_build.import_tensorrt()
+    torch.manual_seed(0)
+    model = EDSR(num_features=16, num_blocks=2, scale=2).eval()
+    profile = Profile.for_frames(batch=2, height=48, width=64)
+    x = torch.rand(2, 3, 48, 64, device="cuda")
+    outputs = {}
+    for strong in ("0", "1"):
+        monkeypatch.setenv(engine_build.STRONG_TYPING_ENV, strong)
+        onnx = export_onnx(model, tmp_path / f"m{strong}.onnx", dtype=engine_build.onnx_dtype(trt, "fp16"))
+        loaded = engine_build.deserialize(engine_build.build_serialized(onnx, precision="fp16", profile=profile, trt=trt), trt=trt)
+        engine = loaded.engine
+        ctx = engine.create_execution_context()
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        dtype = torch.float16 if strong == "1" else torch.float32
+        inp = x.to(dtype).contiguous()
+        out = torch.empty(2, 3, 96, 128, device="cuda", dtype=dtype)
+        assert ctx.set_input_shape(names[0], tuple(inp.shape))
+        ctx.set_tensor_address(names[0], inp.data_ptr())
+        ctx.set_tensor_address(names[1], out.data_ptr())
+        stream = torch.cuda.Stream()
+        assert ctx.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+        outputs[strong] = out.float()
+    with torch.no_grad():
+        want = model.cuda()(x)
+    for strong, got in outputs.items():
+        assert (got - want).abs().max().item() < 2e-2, f"strongly typed={strong}"

@@ -8,12 +8,14 @@ Per batch ``k`` the scheduler issues, on three streams ordered by events:
     download: wait computed[s]; dev_out[s] -> host_out[s]; record downloaded[s]
 
 and before it reuses slot ``s`` it waits (on the host) for ``downloaded[s]`` of batch ``k - slots``
-and unpacks that batch. Results come out in order. Whatever ends a run (the last batch, an error in
-``submit`` after part of a batch was enqueued, the consumer stopping early), the host waits for all
-device work before anything can be refilled or freed: a buffer or TensorRT context freed while a
-stream still uses it is undefined behaviour (the ``enqueueV3`` contract). With two or more slots the upload of batch
+and unpacks that batch. Results come out in order. With two or more slots the upload of batch
 ``k + 1`` and the download of batch ``k - 1`` run on the copy engines while batch ``k`` computes, and
 the host packs/unpacks (PyAV plane copies) while the device works.
+
+Whatever ends a run (the last batch, an error in ``submit`` after part of a batch was enqueued, the
+consumer stopping early), the host waits for all device work before anything can be refilled or
+freed: a buffer or TensorRT context freed while a stream still uses it is undefined behaviour (the
+``enqueueV3`` contract).
 
 Uploads and downloads use separate streams: data-centre GPUs have separate copy engines for each
 direction, and on a single copy stream ``upload k+1`` would queue behind ``download k``, which waits

@@ -550,14 +550,40 @@ def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint
     assert nan.tolist() == gc.from_rgb(torch.zeros(1, 3, 2, 4), lay, "itu709", False).tolist()
 
 
-def test_the_input_codecs_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_path) -> None:
-    """Motion-JPEG (old digital cameras) sites chroma at the centre, H.264 on the left."""
+def _x264_clip(path, chromaloc: int):
+    """An H.264 clip whose VUI says where chroma sits (x264's chromaloc: 0 left, 2 topleft)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"x264-params": f"chromaloc={chromaloc}", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((36, 32), 100, np.uint8), format="yuv420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_the_streams_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_path) -> None:
+    """Signalled in the H.264 header (topleft: common for UHD/HDR masters), else the codec's
+    convention: Motion-JPEG (old digital cameras) centre, lossless FFV1 left."""
     from vsr.backends.cuda_backend import CudaTorchBackend
 
-    for codec, pix_fmt, siting in (("mjpeg", "yuvj420p", "center"), ("libx264", "yuv420p", "left")):
-        clip = make_clip(tmp_path / f"{codec}.mkv", size=(32, 24), frames=1, codec=codec, pix_fmt=pix_fmt)
-        with CudaTorchBackend(_plan(clip, edsr_checkpoint)) as b:
-            assert b.in_siting.name == siting
+    clips = [
+        (_x264_clip(tmp_path / "topleft.mkv", 2), "topleft"),
+        (_x264_clip(tmp_path / "left.mkv", 0), "left"),
+        (make_clip(tmp_path / "mjpeg.mkv", size=(32, 24), frames=1, codec="mjpeg", pix_fmt="yuvj420p"), "center"),
+        (make_clip(tmp_path / "ffv1.mkv", size=(32, 24), frames=1, codec="ffv1"), "left"),
+    ]
+    for clip, siting in clips:
+        frames = _decode(clip)
+        with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=1)) as b:
+            out = _frames_out(b, [frames[:1]])
+            assert (b.in_siting.name, len(out)) == (siting, 1), clip.name
 
 
 @pytest.mark.gpu

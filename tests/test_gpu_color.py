@@ -7,6 +7,7 @@ chroma (nearest neighbour) and is itself ~42 dB from the source on smooth 4:2:0 
 from __future__ import annotations
 
 import av
+import av.logging
 import numpy as np
 import pytest
 import torch
@@ -215,6 +216,14 @@ def test_every_siting_survives_decode_and_encode(name: str) -> None:
     rgb = gc.to_rgb(as_tensor(buf), layout, "itu709", False, siting)
     back = codes(gc.from_rgb(rgb, layout, "itu709", False, siting=siting)[0])
     assert np.abs(back - buf.astype(np.int64)).max() <= 2
+
+
+def test_a_frame_without_a_chroma_location_falls_back_to_the_codecs_convention() -> None:
+    frame = av.VideoFrame(16, 8, "yuv420p")  # made here, not decoded: unspecified
+    level = av.logging.get_level()
+    assert gc.frame_chroma_location(frame) is None
+    assert av.logging.get_level() == level  # FFmpeg's log level is put back
+    assert gc.input_siting("mjpeg", frame).name == "center" and gc.input_siting("hevc", frame) == gc.LEFT
 
 
 def test_siting_names_codes_and_codec_conventions() -> None:

@@ -99,7 +99,8 @@ class DeviceBackend(Backend):
         self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
         self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
         self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
-        self.in_siting = gc.input_siting(src.codec)  # output is written "left" (from_rgb's default)
+        self.in_siting = gc.input_siting(src.codec)  # refined from the first frame (pack); output is "left"
+        self._siting_from_frame = True
         self.full_range = src.colour.full_range
         self.tags = output_tags(src.colour, src.height)
         self.frames_per_pass = 0
@@ -127,6 +128,9 @@ class DeviceBackend(Backend):
     # -- the three stages -------------------------------------------------------------------------------
     def pack(self, frames: Sequence[av.VideoFrame], host_in: torch.Tensor) -> None:
         lay = self.in_layout
+        if self._siting_from_frame and frames:  # once: what the decoder says, before compute() uses it
+            self._siting_from_frame = False
+            self.in_siting = gc.input_siting(self.plan.source.codec, frames[0])
         for i, frame in enumerate(frames):
             frame = gc.prepare_frame(frame)
             flay = lay

@@ -11,9 +11,9 @@ deeper ones, holding the 16-bit little-endian code as its bit pattern). Packing 
 Conventions (those of MPEG-2/H.264/HEVC and of swscale):
 - limited range: Y = (16 + 219 Y') << (n - 8), C = (128 + 224 P) << (n - 8);
   full range: Y = (2^n - 1) Y', C = (2^n - 1) P + 2^(n - 1);
-- chroma siting (``ChromaSiting``): "left" by default (horizontally co-sited with even luma
-  columns, vertically between rows: MPEG-2/H.264/HEVC), or what the input codec implies (JPEG and
-  MPEG-1 "center", DV "topleft"); upsampling is linear in that geometry, downsampling its matching
+- chroma siting (``ChromaSiting``): the decoder's (signalled in H.264/HEVC/AV1 headers), else the
+  codec's convention (JPEG and MPEG-1 "center", DV "topleft", otherwise "left": horizontally
+  co-sited with even luma columns, vertically between rows, as MPEG-2/H.264/HEVC); upsampling is linear in that geometry, downsampling its matching
   filter ([1 2 1]/4 co-sited, [1 1]/2 centred), so ``from_rgb(to_rgb(x)) == x`` within one code for
   smooth chroma and exactly for 4:4:4; output is written "left", what encoders and players assume
   for untagged H.264/HEVC;
@@ -254,9 +254,8 @@ SITINGS = {
     6: ChromaSiting("bottom", 0.5, 1.0),
 }
 LEFT = SITINGS[1]
-# What FFmpeg's decoders set for codecs with a fixed convention (mjpegdec, mpeg12dec, h263dec, dv);
-# everything else is taken as "left". PyAV 18 does not expose a stream's chroma_location, so a
-# siting signalled in an H.264/HEVC/AV1 header is not seen; the codec's convention is used instead.
+# What FFmpeg's decoders set for codecs with a fixed convention (mjpegdec, mpeg12dec, h263dec, dv),
+# for streams whose frames do not say (``frame_chroma_location``); everything else is "left".
 CODEC_SITING = {"mjpeg": 2, "mpeg1video": 2, "h263": 2, "dvvideo": 3}
 
 
@@ -270,9 +269,45 @@ def siting_of(location: int | str) -> ChromaSiting:
     return SITINGS.get(int(location), LEFT)
 
 
-def input_siting(codec: str) -> ChromaSiting:
-    """The chroma siting of a decoded stream of ``codec`` (see ``CODEC_SITING``)."""
-    return siting_of(CODEC_SITING.get(codec, 1))
+def input_siting(codec: str, frame: av.VideoFrame | None = None) -> ChromaSiting:
+    """The chroma siting of a decoded stream of ``codec``: what the decoder attached to ``frame``
+    (an H.264/HEVC/AV1 header can signal it) or else the codec's convention (``CODEC_SITING``)."""
+    location = frame_chroma_location(frame) if frame is not None else None
+    return siting_of(location if location is not None else CODEC_SITING.get(codec, 1))
+
+
+def frame_chroma_location(frame: av.VideoFrame) -> str | None:
+    """The chroma location FFmpeg attached to a decoded frame ("left", "topleft", ...), None if unspecified.
+
+    PyAV 18 has no accessor for ``AVFrame.chroma_location``; FFmpeg's ``showinfo`` filter prints it
+    (``cl:topleft``), so the frame goes once through a showinfo graph and that line is read from
+    FFmpeg's log, captured for this thread only (the log level is restored afterwards).
+    """
+    import re
+    from fractions import Fraction
+
+    import av.filter
+    import av.logging
+
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
+                           time_base=frame.time_base or Fraction(1, 25))
+    info, sink = graph.add("showinfo"), graph.add("buffersink")
+    src.link_to(info)
+    info.link_to(sink)
+    graph.configure()
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.INFO)
+    try:
+        with av.logging.Capture() as logs:
+            graph.push(frame)
+            graph.pull()
+    finally:
+        av.logging.set_level(previous)
+    found = re.search(r"\bcl:(\w+)", "".join(msg for _, name, msg in logs if name == "showinfo"))
+    if found is None or found.group(1) not in {s.name for s in SITINGS.values()}:
+        return None
+    return found.group(1)
 
 
 def _upsample(c: torch.Tensor, dim: int, ratio: int, size: int, pos: float) -> torch.Tensor:

@@ -60,3 +60,85 @@ def test_bench_without_a_network_model_is_a_usage_error(vsr) -> None:
     assert run.returncode == 2
     one_line_error(run)
     assert "--model" in run.stderr
+
+
+class _RecordingDevice:
+    """The CPU device with named streams, logging (stream, function) for every launch."""
+
+    def __init__(self, launches: list) -> None:
+        from vsr.backends.cuda_pipeline import SyncDevice
+
+        self._sync, self.launches = SyncDevice(), launches
+
+    def __getattr__(self, name):
+        return getattr(self._sync, name)
+
+    def stream(self, name: str) -> str:
+        return name
+
+    def launch(self, stream, fn, *args):
+        self.launches.append((stream, getattr(fn, "__name__", "")))
+        return fn(*args)
+
+
+def test_the_model_only_loop_runs_on_the_compute_stream(edsr_checkpoint, monkeypatch) -> None:
+    """As in the pipeline: TensorRT enqueued on the legacy default stream syncs after every call."""
+    from vsr.backends import cuda_backend
+
+    launches: list = []
+    monkeypatch.setattr(cuda_backend, "device_for", lambda name: _RecordingDevice(launches))
+    run_bench(BenchOptions(model=str(edsr_checkpoint), resolution="32x24", frames=4, batch=2, device="cpu", encode=False))
+    infers = [stream for stream, fn in launches if fn == "infer"]
+    assert len(infers) >= 3 and set(infers) == {"compute"}  # warm-up + one per batch
+    assert {stream for stream, _ in launches} == {"compute"}
+
+
+def test_every_batch_shape_is_compiled_and_recorded_before_timing(edsr_checkpoint, monkeypatch) -> None:
+    """With CUDA graphs (reduce-overhead) a shape records on its second call; the short last batch is
+    another shape (dynamic=False). Neither may happen inside a timed region."""
+    import collections
+
+    import torch
+
+    calls: collections.Counter = collections.Counter()
+    timing, cold = [False], []
+
+    class FakeCompiled:  # stands in for torch.compile(model, mode="reduce-overhead", dynamic=False)
+        def __init__(self, model) -> None:
+            self.model = model
+
+        def __call__(self, x):
+            shape = tuple(x.shape)
+            if timing[0] and calls[shape] < 2:
+                cold.append((shape, calls[shape]))
+            calls[shape] += 1
+            return self.model(x)
+
+    monkeypatch.setenv("VSR_TORCH_COMPILE", "reduce-overhead")
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: FakeCompiled(model))
+
+    def progress(msg: str) -> None:
+        if msg.startswith("timing"):
+            timing[0] = True
+
+    result = run_bench(BenchOptions(model=str(edsr_checkpoint), resolution="32x24", frames=5, batch=2, device="cpu",
+                                    encode=False), progress=progress)
+    assert cold == []
+    assert {s[0] for s in calls} == {2, 1}  # the full batch and the short last one were both seen
+    s = result.setup
+    assert (s["warmup_runs_per_shape"], s["last_batch_frames"]) == (2, 1)
+    assert "last batch 1" in result.summary()
+
+
+@pytest.mark.gpu
+def test_gpu_bench_reports_memory_held_while_running(edsr_checkpoint) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    result = run_bench(BenchOptions(model=str(edsr_checkpoint), resolution="320x240", frames=8, batch=4, device="cuda",
+                                    backend="torch", encode=False))
+    mem = result.gpu_memory
+    assert mem["peak_allocated_gib"] > 0
+    # sampled while the backend was open: at least what torch itself had reserved then
+    assert mem["device_used_peak_gib"] >= mem["peak_reserved_gib"] > 0

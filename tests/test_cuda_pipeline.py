@@ -36,9 +36,11 @@ class FakeDevice:
     log: list[tuple[str, int, float, float]] = field(default_factory=list)  # (what, batch, start, end)
     device_ids: set[int] = field(default_factory=set)
     current_batch: int = -1
+    streams: list[FakeStream] = field(default_factory=list)
 
     def stream(self, name: str) -> FakeStream:
-        return FakeStream(name)
+        self.streams.append(FakeStream(name))
+        return self.streams[-1]
 
     def event(self) -> FakeEvent:
         return FakeEvent()
@@ -53,6 +55,9 @@ class FakeDevice:
     def synchronize(self, event: FakeEvent) -> None:
         assert event.time is not None, "synchronising on an event that was never recorded"
         self.host_t = max(self.host_t, event.time)
+
+    def synchronize_all(self) -> None:
+        self.host_t = max([self.host_t] + [s.free_at for s in self.streams])
 
     def _run(self, stream: FakeStream, what: str, duration: float) -> None:
         start = max(stream.free_at, self.host_t)
@@ -184,6 +189,80 @@ def test_stopping_early_waits_for_copies_in_flight() -> None:
     gen.close()  # the consumer stopped (error downstream, Ctrl-C)
     last_download_end = max(e for w, _, _, e in dev.log if w == "download")
     assert dev.host_t >= last_download_end
+
+
+def test_a_batch_failing_after_it_was_enqueued_is_waited_for() -> None:
+    """compute() raises after its upload and kernels were enqueued (e.g. TensorRT refuses a shape
+    half-way through the tiles): that slot never reached ``inflight``, and the run must still wait
+    for everything on the device before its buffers can be freed."""
+    dev = FakeDevice()
+    stages = make_stages(dev)
+    good = stages.compute
+
+    def compute(dev_in, dev_out):
+        if int(dev_in[0, 0]) >= 200:  # batch 2
+            dev._run(dev.streams[1], "compute", 5 * COMPUTE)  # a long kernel already on the stream
+            raise RuntimeError("TensorRT inference failed")
+        good(dev_in, dev_out)
+
+    stages.compute = compute
+    sched = Scheduler(dev, stages, batch=2, slots=2)
+    with pytest.raises(RuntimeError, match="inference failed"):
+        list(sched.run(batches(4, 2)))
+    assert dev.host_t >= max(e for w, _, _, e in dev.log if w != "pack" and w != "unpack")
+
+
+def test_blocking_events_so_waiting_does_not_spin_a_core(monkeypatch) -> None:
+    from vsr.backends import cuda_pipeline
+
+    made = []
+
+    class Event:
+        def __init__(self, **kwargs) -> None:
+            made.append(kwargs)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    cuda_pipeline.TorchCudaDevice("cuda").event()
+    assert made == [{"enable_timing": False, "blocking": True}]
+
+
+class RecordingDevice(SyncDevice):
+    """SyncDevice that logs what the backend asks of it, in order."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def synchronize_all(self) -> None:
+        self.log.append("synchronize_all")
+
+    def launch(self, stream, fn, *args):
+        self.log.append("launch")
+        return fn(*args)
+
+
+def test_weights_are_ready_before_the_compute_stream_reads_them_and_close_waits(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    """open(): model conversion (default stream) -> synchronize -> compute-stream launches; close(): synchronize first."""
+    from vsr.backends import cuda_backend
+
+    log: list[str] = []
+    monkeypatch.setattr(cuda_backend, "device_for", lambda name: RecordingDevice(log))
+    real_open_model = cuda_backend.CudaTorchBackend.open_model
+
+    def open_model(self):
+        real_open_model(self)
+        log.append("model converted")
+
+    monkeypatch.setattr(cuda_backend.CudaTorchBackend, "open_model", open_model)
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=2, codec="ffv1")
+    backend = cuda_backend.CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2))
+    with backend:
+        list(backend.run([_decode(clip)]))
+        log.append("closing")
+    assert log[:3] == ["model converted", "synchronize_all", "launch"]
+    assert log[log.index("closing") + 1 :] == ["synchronize_all"]
+    assert backend.scheduler is None and backend.device is None
 
 
 # ------------------------------------------------------------------ the real stages, on CPU
@@ -321,3 +400,208 @@ def test_a_frame_tagged_yuvj_is_copied_not_range_converted(make_clip, edsr_check
         host = torch.empty((1, lay.elements), dtype=torch.uint8)
         b.pack([jframe], host)
     np.testing.assert_array_equal(host[0].numpy(), codes)
+
+
+@pytest.mark.gpu
+def test_waiting_on_a_scheduler_event_leaves_the_cpu_free() -> None:
+    """On a GPU: the host thread waiting ~0.5 s for a kernel uses well under half a core (a
+    spin-wait on a non-blocking event uses all of it); also prints the wake-up latency."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    import time
+
+    from vsr.backends.cuda_pipeline import TorchCudaDevice
+
+    dev = TorchCudaDevice("cuda")
+    stream = dev.stream("compute")
+
+    def wait_cost(event) -> tuple[float, float]:
+        with torch.cuda.stream(stream):
+            torch.cuda._sleep(1_000_000_000)  # ~0.5 s of GPU time at ~2 GHz
+        event.record(stream)
+        wall, cpu = time.perf_counter(), time.process_time()
+        event.synchronize()
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+    cpu_blocking, wall_blocking = wait_cost(dev.event())
+    cpu_spinning, wall_spinning = wait_cost(torch.cuda.Event(blocking=False))
+    print(f"blocking event: {cpu_blocking:.3f} s CPU over {wall_blocking:.3f} s; spinning: {cpu_spinning:.3f} s over {wall_spinning:.3f} s")
+    assert cpu_blocking < 0.25 * wall_blocking
+
+
+# ------------------------------------------------------------------ recovery, release, precision, NaN
+
+
+def _frames_out(backend, batches):
+    return [f for out in backend.run(batches) for f in out]
+
+
+def _y_codes(frame):
+    import numpy as np
+
+    return np.frombuffer(frame.planes[0], np.uint8).reshape(-1, frame.planes[0].line_size)[:, : frame.width]
+
+
+def test_out_of_memory_in_the_colour_conversion_retries_with_fewer_frames(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends import cuda_backend
+    from vsr.backends import gpu_color as gc
+
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=4, codec="ffv1", content="gradient")
+    frames = _decode(clip)
+    plan = _plan(clip, edsr_checkpoint, batch=4)
+    with cuda_backend.CudaTorchBackend(plan) as b:
+        want = _frames_out(b, [frames])
+    real, sizes = gc.from_rgb, []
+
+    def from_rgb(rgb, *args, **kwargs):  # 4K RGB of a whole batch does not fit; two frames do
+        sizes.append(rgb.shape[0])
+        if rgb.shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(rgb, *args, **kwargs)
+
+    monkeypatch.setattr(cuda_backend.gc, "from_rgb", from_rgb)
+    with cuda_backend.CudaTorchBackend(plan) as b:
+        got = _frames_out(b, [frames, frames])
+        assert b.frames_per_pass == 2
+    assert sizes == [4, 2, 2, 2, 2]  # the second batch starts at the size that worked
+    assert [bytes(_y_codes(f)) for f in got] == [bytes(_y_codes(f)) for f in want + want]
+
+    monkeypatch.setattr(cuda_backend.gc, "from_rgb", lambda *a, **k: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("oom")))
+    from vsr.errors import BackendError
+
+    with cuda_backend.CudaTorchBackend(plan) as b, pytest.raises(BackendError, match="single frame.*--tile"):
+        _frames_out(b, [frames])
+
+
+class OomAboveTile(torch.nn.Module):
+    """x2 nearest upscale that runs out of 'memory' on anything wider than ``limit``."""
+
+    scale = 2
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        if x.shape[-1] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest") * self.weight
+
+
+def test_close_releases_the_model_and_tiler_and_a_reopen_starts_afresh(monkeypatch, make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=2, codec="ffv1")
+    frames = _decode(clip)
+    given = OomAboveTile(limit=40)
+    resets, compiled = [], []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(kw) or model)
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(True))
+    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16"), model=given,
+                               compile_mode="reduce-overhead")
+    with backend:
+        _frames_out(backend, [frames])
+        assert backend._tiler.tile == 32  # shrunk after the simulated OOM
+    assert backend.model is None and backend.forward is None and backend._tiler is None
+    assert resets == [True] and compiled == [{"mode": "reduce-overhead", "dynamic": False}]
+    assert given.weight.dtype == torch.float32  # the caller's module is not converted in place
+    given.limit = 1000  # "more memory" now: a reopened backend must not keep the shrunk tile
+    with backend:
+        assert backend._tiler.tile == 0
+        _frames_out(backend, [frames])
+        assert backend._tiler.tile == 0
+
+
+def test_fp32_means_ieee_fp32_while_the_backend_is_open(make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1")
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="fp32")):
+        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == ("ieee", "ieee")
+    assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="bf16")):
+        assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
+
+
+def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint, tmp_path) -> None:
+    from vsr.backends import gpu_color as gc
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    class Overflows(torch.nn.Module):
+        scale = 2
+
+        def forward(self, x):
+            y = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            y[:, :, : y.shape[2] // 2] = float("nan")  # top half: what an fp16 overflow gives
+            y[:, :, y.shape[2] // 2 :, :8] = float("inf")
+            return y
+
+    clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1", content="flat")
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint), model=Overflows()) as b:
+        [out] = _frames_out(b, [_decode(clip)])
+    y = _y_codes(out)
+    assert (y[:24] == 16).all()  # limited-range black
+    assert (y[28:, :8] == 235).all()  # +inf saturates to white
+    lay = gc.PlaneLayout.of("yuv420p", 4, 2)
+    nan = gc.from_rgb(torch.full((1, 3, 2, 4), float("nan")), lay, "itu709", False)
+    assert nan.tolist() == gc.from_rgb(torch.zeros(1, 3, 2, 4), lay, "itu709", False).tolist()
+
+
+def _x264_clip(path, chromaloc: int):
+    """An H.264 clip whose VUI says where chroma sits (x264's chromaloc: 0 left, 2 topleft)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"x264-params": f"chromaloc={chromaloc}", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((36, 32), 100, np.uint8), format="yuv420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_the_streams_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_path) -> None:
+    """Signalled in the H.264 header (topleft: common for UHD/HDR masters), else the codec's
+    convention: Motion-JPEG (old digital cameras) centre, lossless FFV1 left."""
+    from vsr.backends.cuda_backend import CudaTorchBackend
+
+    clips = [
+        (_x264_clip(tmp_path / "topleft.mkv", 2), "topleft"),
+        (_x264_clip(tmp_path / "left.mkv", 0), "left"),
+        (make_clip(tmp_path / "mjpeg.mkv", size=(32, 24), frames=1, codec="mjpeg", pix_fmt="yuvj420p"), "center"),
+        (make_clip(tmp_path / "ffv1.mkv", size=(32, 24), frames=1, codec="ffv1"), "left"),
+    ]
+    for clip, siting in clips:
+        frames = _decode(clip)
+        with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=1)) as b:
+            out = _frames_out(b, [frames[:1]])
+            assert (b.in_siting.name, len(out)) == (siting, 1), clip.name
+
+
+@pytest.mark.gpu
+def test_fp32_on_the_gpu_is_ieee_not_tf32() -> None:
+    """Convolutions under the backend's fp32 switch agree with float64 to ~1e-6; TF32 (10-bit
+    mantissa, cuDNN's default on Ampere and later) is ~1e-3 off on the same data."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from vsr.backends.cuda_backend import strict_fp32
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).cuda()
+    x = torch.rand(1, 64, 128, 128, device="cuda")
+    with torch.no_grad():
+        want = torch.nn.functional.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+        restore = strict_fp32()
+        try:
+            err = (conv(x).double() - want).abs().max().item()
+        finally:
+            restore()
+    assert err < 1e-4, f"fp32 conv is {err:.2e} from float64: TF32 is still on"

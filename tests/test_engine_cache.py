@@ -157,6 +157,25 @@ def test_concurrent_requests_build_once(tmp_path) -> None:
     assert builds.count == 1 and sorted(results) == [False, False, True]
 
 
+def test_concurrent_requests_under_different_labels_build_once(tmp_path) -> None:
+    """`vsr engine build snu-edsr-baseline-x2` and `vsr upscale --model snu-edsr-baseline` at once:
+    same network and profile, so the same key, the same lock and one build."""
+    builds, results = Builds(delay=0.3), []
+
+    def worker(label: str) -> None:
+        results.append(get_or_build(spec(model=label), tmp_path, builds, load)[1:])
+
+    threads = [threading.Thread(target=worker, args=(label,)) for label in ("snu-edsr-baseline-x2", "snu-edsr-baseline", "edsr")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds.count == 1
+    assert len({path for path, _ in results}) == 1 and sorted(built for _, built in results) == [False, False, True]
+    assert engine_cache.lock_path(tmp_path, spec(model="a")) == engine_cache.lock_path(tmp_path, spec(model="b"))
+    assert engine_cache.lock_path(tmp_path, spec()) != engine_cache.lock_path(tmp_path, spec(precision="fp32"))
+
+
 def test_failed_build_leaves_nothing_under_the_engine_name(tmp_path) -> None:
     def failing() -> bytes:
         raise BackendError("TensorRT could not build the engine: out of memory")
@@ -203,11 +222,13 @@ class FakeTRT:
 
     BuilderFlag = SimpleNamespace(FP16="FP16", BF16="BF16", TF32="TF32")
     MemoryPoolType = SimpleNamespace(WORKSPACE="WORKSPACE")
+    NetworkDefinitionCreationFlag = SimpleNamespace(STRONGLY_TYPED=1)
+    DataType = SimpleNamespace(FLOAT="FLOAT", HALF="HALF", BF16="BF16")
 
-    def __init__(self, *, parse_ok=True, build_ok=True, input_name="input") -> None:
-        self.parse_ok, self.build_ok, self.input_name = parse_ok, build_ok, input_name
+    def __init__(self, *, parse_ok=True, build_ok=True, input_name="input", input_dtype="FLOAT") -> None:
+        self.parse_ok, self.build_ok, self.input_name, self.input_dtype = parse_ok, build_ok, input_name, input_dtype
         self.flags_set, self.flags_cleared, self.shapes, self.calls = [], [], {}, []
-        self.config = self.cache_in = None
+        self.config = self.cache_in = self.network_flags = None
 
     # classes the builder code instantiates
     def Builder(self, logger):  # noqa: N802 - TensorRT's names
@@ -245,7 +266,9 @@ class FakeTRT:
 
         class B:
             def create_network(self, flags):
-                return SimpleNamespace(num_inputs=1, get_input=lambda i: SimpleNamespace(name=trt.input_name, shape=(-1, 3, -1, -1)))
+                trt.network_flags = flags
+                inp = SimpleNamespace(name=trt.input_name, shape=(-1, 3, -1, -1), dtype=trt.input_dtype)
+                return SimpleNamespace(num_inputs=1, get_input=lambda i: inp)
 
             def create_builder_config(self):
                 trt.config = Config()
@@ -305,6 +328,69 @@ def test_builder_failures_become_errors_that_say_what_to_do(tmp_path) -> None:
         build(FakeTRT(), tmp_path, opt_level=9)
 
 
+class FakeTRT11(FakeTRT):
+    """TensorRT 11: no weak-typing builder flags (BuilderFlag.FP16/BF16 are gone)."""
+
+    __version__ = "11.0.0"
+    BuilderFlag = SimpleNamespace(TF32="TF32")
+
+
+@pytest.mark.parametrize("precision,dtype", [("fp16", "HALF"), ("bf16", "BF16"), ("fp32", "FLOAT")])
+def test_without_fp16_builder_flags_the_network_is_strongly_typed(tmp_path, precision, dtype) -> None:
+    trt = FakeTRT11(input_dtype=dtype)
+    assert engine_build.typing_mode(trt) == "strong"
+    assert build(trt, tmp_path, precision=precision) == b"ENGINE-BYTES"
+    assert trt.network_flags == 1 << 1 and trt.flags_set == []  # types come from the graph, not flags
+    assert trt.flags_cleared == (["TF32"] if precision == "fp32" else [])
+
+
+def test_a_strongly_typed_build_refuses_a_graph_of_the_wrong_type(tmp_path) -> None:
+    with pytest.raises(BackendError, match="strongly typed fp16 engine needs an ONNX graph in fp16"):
+        build(FakeTRT11(input_dtype="FLOAT"), tmp_path, precision="fp16")
+
+
+def test_weak_typing_on_tensorrt_10_unless_strong_typing_is_asked_for(tmp_path, monkeypatch) -> None:
+    torch = pytest.importorskip("torch")
+    trt = FakeTRT()
+    monkeypatch.delenv(engine_build.STRONG_TYPING_ENV, raising=False)
+    assert engine_build.typing_mode(trt) == "weak" and engine_build.onnx_dtype(trt, "fp16") == torch.float32
+    build(trt, tmp_path)
+    assert trt.network_flags == 0
+    monkeypatch.setenv(engine_build.STRONG_TYPING_ENV, "1")
+    assert engine_build.typing_mode(trt) == "strong"
+    assert engine_build.onnx_dtype(trt, "fp16") == torch.float16 and engine_build.onnx_dtype(trt, "bf16") == torch.bfloat16
+    assert engine_build.onnx_dtype(trt, "fp32") == torch.float32
+    strong = FakeTRT(input_dtype="HALF")
+    build(strong, tmp_path)
+    assert strong.network_flags == 2 and strong.flags_set == []
+
+
+@pytest.mark.parametrize("version,major", [("10.7.0", 10), ("10.13.3.9.post1", 10), ("11.0.0", 11), ("9.2", 9), ("", 0)])
+def test_tensorrt_version_parsing(version, major) -> None:
+    assert engine_build.tensorrt_major(version) == major
+
+
+@pytest.mark.parametrize("version,message", [("11.1.0", "not supported yet.*tensorrt>=10,<11"), ("8.6.1", "too old")])
+def test_tensorrt_outside_10_is_refused_with_the_fix(monkeypatch, version, message) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__=version))
+    with pytest.raises(BackendError, match=message):
+        engine_build.import_tensorrt()
+
+
+def test_the_tensorrt_extra_is_capped_below_11() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    doc = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    [req] = [Requirement(r) for r in doc["project"]["optional-dependencies"]["tensorrt"]]
+    assert req.name == "tensorrt"
+    assert all(req.specifier.contains(v) for v in ("10.0.1", "10.13.3"))
+    assert not any(req.specifier.contains(v) for v in ("9.3.0", "11.0.0", "11.4.1"))
+
+
 def test_missing_tensorrt_names_the_install_command(monkeypatch) -> None:
     import sys
 
@@ -349,3 +435,42 @@ def test_shipped_build_profiles_match_what_upscale_asks_for(name) -> None:
     scale = int(doc["model"].rsplit("x", 1)[1])
     assert (w * scale, h * scale) == (3840, 2160)
     assert doc["precision"] == "fp16"
+
+
+@pytest.mark.tensorrt
+def test_strongly_typed_fp16_engine_matches_the_weakly_typed_one(tmp_path, monkeypatch) -> None:
+    """On TensorRT 10 with VSR_TRT_STRONGLY_TYPED=1: the fp16 ONNX graph builds and runs, and agrees
+    with the weakly typed fp16 engine (what lifting the <11 cap needs to be true)."""
+    torch = pytest.importorskip("torch")
+    if importlib.util.find_spec("tensorrt") is None or not torch.cuda.is_available():
+        pytest.skip("needs TensorRT and a CUDA GPU")
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.models.edsr import EDSR
+
+    trt = engine_build.import_tensorrt()
+    torch.manual_seed(0)
+    model = EDSR(num_features=16, num_blocks=2, scale=2).eval()
+    profile = Profile.for_frames(batch=2, height=48, width=64)
+    x = torch.rand(2, 3, 48, 64, device="cuda")
+    outputs = {}
+    for strong in ("0", "1"):
+        monkeypatch.setenv(engine_build.STRONG_TYPING_ENV, strong)
+        onnx = export_onnx(model, tmp_path / f"m{strong}.onnx", dtype=engine_build.onnx_dtype(trt, "fp16"))
+        loaded = engine_build.deserialize(engine_build.build_serialized(onnx, precision="fp16", profile=profile, trt=trt), trt=trt)
+        engine = loaded.engine
+        ctx = engine.create_execution_context()
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        dtype = torch.float16 if strong == "1" else torch.float32
+        inp = x.to(dtype).contiguous()
+        out = torch.empty(2, 3, 96, 128, device="cuda", dtype=dtype)
+        assert ctx.set_input_shape(names[0], tuple(inp.shape))
+        ctx.set_tensor_address(names[0], inp.data_ptr())
+        ctx.set_tensor_address(names[1], out.data_ptr())
+        stream = torch.cuda.Stream()
+        assert ctx.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+        outputs[strong] = out.float()
+    with torch.no_grad():
+        want = model.cuda()(x)
+    for strong, got in outputs.items():
+        assert (got - want).abs().max().item() < 2e-2, f"strongly typed={strong}"

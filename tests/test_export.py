@@ -73,3 +73,59 @@ def test_export_cli(tmp_path):
     _check(model, out, [(2, 3, 6, 5)])
     missing = CliRunner().invoke(main, ["export", "--model", str(tmp_path / "nope.pth"), "-o", str(out)])
     assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_fp16_export_for_strongly_typed_engines(tmp_path):
+    """A half-precision graph (what a strongly typed TensorRT fp16 engine is built from) agrees with fp32."""
+    import onnx
+
+    from vsr.backends.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    model = loader.build("edsr", num_features=8, num_blocks=2, scale=2, res_scale=0.1).eval()
+    path = export_onnx(model, tmp_path / "edsr16.onnx", dtype=torch.float16)
+    graph = onnx.load(str(path))
+    half = onnx.TensorProto.FLOAT16
+    assert graph.graph.input[0].type.tensor_type.elem_type == half
+    assert graph.graph.output[0].type.tensor_type.elem_type == half
+    assert {t.data_type for t in graph.graph.initializer} == {half}
+    x = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = _session(path).run(None, {"input": x.numpy().astype(np.float16)})[0]
+    assert got.dtype == np.float16 and got.shape == want.shape
+    np.testing.assert_allclose(got.astype(np.float32), want, atol=1e-2)  # fp16 arithmetic
+
+
+def test_export_works_with_a_torch_whose_exporter_has_no_dynamo_switch(tmp_path, monkeypatch):
+    """torch < 2.5 has no ``dynamo`` argument (TorchScript is its only exporter): none is passed."""
+    from vsr.backends.onnx_export import export_onnx
+
+    real, seen = torch.onnx.export, []
+
+    def old_export(model, args, f, export_params=True, verbose=False, training=None, input_names=None,
+                   output_names=None, operator_export_type=None, opset_version=None, do_constant_folding=True,
+                   dynamic_axes=None, keep_initializers_as_inputs=None, custom_opsets=None):
+        seen.append(opset_version)
+        return real(model, args, f, dynamo=False, input_names=input_names, output_names=output_names,
+                    opset_version=opset_version, do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes)
+
+    monkeypatch.setattr(torch.onnx, "export", old_export)
+    model = loader.build("edsr", num_features=8, num_blocks=1, scale=2).eval()
+    path = export_onnx(model, tmp_path / "old.onnx")
+    assert seen == [17]
+    _check(model, path, [(1, 3, 8, 8)])
+
+
+def test_an_export_failure_does_not_blame_the_opset(tmp_path, monkeypatch):
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.errors import BackendError
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tracer cannot handle a data-dependent branch")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    model = loader.build("edsr", num_features=8, num_blocks=1, scale=2).eval()
+    with pytest.raises(BackendError, match=r"data-dependent branch \(run with --debug") as err:
+        export_onnx(model, tmp_path / "x.onnx")
+    assert "--opset" not in str(err.value) and torch.__version__ in str(err.value)

@@ -7,6 +7,7 @@ chroma (nearest neighbour) and is itself ~42 dB from the source on smooth 4:2:0 
 from __future__ import annotations
 
 import av
+import av.logging
 import numpy as np
 import pytest
 import torch
@@ -166,3 +167,70 @@ def test_residual_resize_is_antialiased_bicubic() -> None:
     checker = (torch.arange(64)[None, :] + torch.arange(64)[:, None]) % 2
     down = gc.residual_resize(checker.float()[None, None].expand(1, 3, 64, 64), (32, 32))
     assert (down - 0.5).abs().max() < 0.05
+
+
+# ------------------------------------------------------------------------------ chroma siting
+
+
+def _chroma_ramp_frame(siting: gc.ChromaSiting, w: int = 32, h: int = 16) -> tuple[torch.Tensor, gc.PlaneLayout]:
+    """Full-range 4:2:0 codes: flat luma, Cb a ramp of 2 codes per luma pixel in x and y, sampled at
+    ``siting``'s positions (whole codes at every siting, so nothing is lost to rounding)."""
+    layout = gc.PlaneLayout.of("yuvj420p", w, h)
+    ch, cw = layout.chroma_size
+    xs = torch.arange(cw, dtype=torch.float64) * 2 + siting.x  # luma column of each chroma sample
+    ys = torch.arange(ch, dtype=torch.float64) * 2 + siting.y
+    cb = 64 + 2 * xs[None, :] + 2 * ys[:, None]
+    y = torch.full((h, w), 128.0, dtype=torch.float64)
+    packed = torch.cat([y.flatten(), cb.flatten(), torch.full((ch * cw,), 128.0, dtype=torch.float64)])
+    return packed.round().to(torch.uint8)[None], layout
+
+
+def _cb_of(rgb: torch.Tensor, matrix: str = "itu601") -> torch.Tensor:
+    kr, kb = gc.KR_KB[matrix]
+    y = kr * rgb[:, 0] + (1 - kr - kb) * rgb[:, 1] + kb * rgb[:, 2]
+    return (rgb[:, 2] - y) / (2 * (1 - kb)) * 255 + 128  # back to Cb codes at every luma sample
+
+
+@pytest.mark.parametrize("name", ["left", "center", "topleft", "bottom"])
+def test_chroma_is_interpolated_where_the_stream_sited_it(name: str) -> None:
+    """A chroma ramp comes back as the same ramp at every (interior) luma sample only when the
+    upsampling uses the siting the samples were taken at; another siting shifts it half a pixel."""
+    siting = gc.siting_of(name)
+    packed, layout = _chroma_ramp_frame(siting)
+    cb = _cb_of(gc.to_rgb(packed, layout, "itu601", True, siting))[0].double()
+    want = 64 + 2 * torch.arange(32.0)[None, :] + 2 * torch.arange(16.0)[:, None]
+    inner = (slice(2, -2), slice(2, -2))
+    assert (cb - want)[inner].abs().max() < 1e-3
+    other = gc.siting_of("center" if siting.x == 0 else "left")
+    shifted = _cb_of(gc.to_rgb(packed, layout, "itu601", True, other))[0].double()
+    shift = 2.0 * ((siting.x - other.x) + (siting.y - other.y))  # 2 codes per pixel of misplacement
+    assert shift != 0 and torch.allclose((shifted - want)[inner], torch.tensor(shift, dtype=torch.float64), atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["left", "center", "topleft", "bottom"])
+def test_every_siting_survives_decode_and_encode(name: str) -> None:
+    siting = gc.siting_of(name)
+    layout = gc.PlaneLayout.of("yuv420p", W, H)
+    buf = np.empty(layout.elements, layout.numpy_dtype)
+    gc.frame_to_buffer(swscale_yuv(source_rgb(8), "yuv420p", "itu709", False), layout, buf)
+    rgb = gc.to_rgb(as_tensor(buf), layout, "itu709", False, siting)
+    back = codes(gc.from_rgb(rgb, layout, "itu709", False, siting=siting)[0])
+    assert np.abs(back - buf.astype(np.int64)).max() <= 2
+
+
+def test_a_frame_without_a_chroma_location_falls_back_to_the_codecs_convention() -> None:
+    frame = av.VideoFrame(16, 8, "yuv420p")  # made here, not decoded: unspecified
+    level = av.logging.get_level()
+    assert gc.frame_chroma_location(frame) is None
+    assert av.logging.get_level() == level  # FFmpeg's log level is put back
+    assert gc.input_siting("mjpeg", frame).name == "center" and gc.input_siting("hevc", frame) == gc.LEFT
+
+
+def test_siting_names_codes_and_codec_conventions() -> None:
+    assert gc.siting_of(0) == gc.siting_of("unspecified") == gc.siting_of(1) == gc.LEFT
+    assert (gc.siting_of(2).x, gc.siting_of(2).y) == (0.5, 0.5) and gc.siting_of("topleft") == gc.siting_of(3)
+    assert gc.input_siting("mjpeg").name == gc.input_siting("mpeg1video").name == "center"  # JPEG / MPEG-1
+    assert gc.input_siting("dvvideo").name == "topleft"
+    assert gc.input_siting("h264") == gc.input_siting("hevc") == gc.input_siting("mpeg2video") == gc.LEFT
+    with pytest.raises(ValueError, match="chroma location"):
+        gc.siting_of("middle")

@@ -58,3 +58,63 @@ def test_out_of_memory_gives_up_with_advice():
 
     with pytest.raises(BackendError, match="out of GPU memory"):
         AdaptiveTiler(always_oom, scale=2, tile=64, overlap=8)(torch.rand(1, 3, 64, 64))
+
+
+class Unshuffling(nn.Module):
+    """Like RRDBNet x2: pixel-unshuffles 2x2 first, so H and W must be even."""
+
+    size_multiple = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(12, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 48, 3, padding=1), nn.PixelShuffle(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 2 or x.shape[-2] % 2:
+            raise RuntimeError(f"pixel_unshuffle needs even sizes, got {tuple(x.shape)}")
+        return self.body(torch.nn.functional.pixel_unshuffle(x, 2))
+
+
+@torch.inference_mode()
+def test_out_of_memory_halving_keeps_the_models_size_multiple():
+    """540 -> 270 -> 134 (not 135, which the unshuffle cannot take), and the result is still exact."""
+    model, sizes = Unshuffling().eval(), []
+
+    def picky(x: torch.Tensor) -> torch.Tensor:
+        sizes.append(max(x.shape[-2:]))
+        if max(x.shape[-2:]) > 200:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return model(x)
+
+    x = torch.rand(1, 3, 540, 540)
+    tiler = AdaptiveTiler(picky, scale=2, tile=540, overlap=8, multiple=Unshuffling.size_multiple)
+    out = tiler(x)
+    assert sizes[:2] == [540, 270] and tiler.tile == 134 and set(sizes[2:]) == {134}
+    assert torch.allclose(out, model(x), atol=1e-5)
+    assert AdaptiveTiler(model, scale=2, tile=135, overlap=8, multiple=2).tile == 134  # --tile 135 rounds down
+    assert all(s % 2 == 0 for s in tile_starts(540, 134, 9, multiple=2))  # odd overlap: steps stay even
+
+
+def test_the_cache_is_emptied_after_the_failed_attempt_is_released(monkeypatch):
+    """empty_cache() inside the ``except`` cannot return the failed attempt's memory: its traceback
+    still holds the tensors. The tiler frees them first."""
+    import sys
+    import weakref
+
+    model, failed_attempts, seen = _local_model(), [], []
+
+    def greedy(x: torch.Tensor) -> torch.Tensor:
+        activations = torch.empty(1 << 16)  # what the failed attempt had allocated
+        failed_attempts.append(weakref.ref(activations))
+        if max(x.shape[-2:]) > 32:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return model(x)
+
+    def empty_cache() -> None:
+        seen.append((sys.exc_info()[0], sum(r() is not None for r in failed_attempts)))
+
+    monkeypatch.setattr(torch.cuda, "empty_cache", empty_cache)
+    with torch.inference_mode():
+        AdaptiveTiler(greedy, scale=2, tile=64, overlap=4)(torch.rand(1, 3, 64, 64))
+    assert seen == [(None, 0)]  # one retry; no exception being handled, nothing of the attempt alive

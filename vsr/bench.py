@@ -6,12 +6,19 @@ Two measurements over the same frames:
    planes into pinned host memory) -> upload (host -> device) -> infer (colour conversion, model,
    resample, quantisation on the device) -> download (device -> host) -> unpack (planes into frames)
    -> encode (PyAV, x264/x265 with threads). Times are per frame. ``model`` is the network alone on a
-   device-resident batch, which gives the model-only frame rate and the achieved TFLOP/s.
+   device-resident batch, on the scheduler's compute stream as in a real run (TensorRT on the legacy
+   default stream synchronises after every enqueue), which gives the model-only frame rate and the
+   achieved TFLOP/s.
 2. **End to end**: decode thread -> the backend ``vsr upscale`` would use (on a GPU: with its
    double-buffered scheduler) -> encode thread; frames per second of the whole chain.
 
 The stages are timed with the device backends' own pack/compute/unpack steps; on a CPU those run
 the device code on the CPU, while the end-to-end figure uses the CPU backend (swscale conversions).
+
+Nothing is timed before every batch shape the run will see (the full batch and a short last one)
+has been through the backend ``warmup_runs`` times: kernel selection, the allocator, torch.compile
+and, with CUDA graphs, their recording all happen then. GPU memory is sampled while the backend is
+open (after each batch and phase), so it includes the TensorRT engine and context.
 
 Without an input file, ``--resolution`` synthetic frames are encoded to H.264 in memory first (not
 timed) so that decoding is measured on a real bitstream. Works on the CPU too (tiny models in tests).
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
     from vsr.plan import Plan
 
 STAGES = ("decode", "pack", "upload", "infer", "download", "unpack", "encode")
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that use CUDA graphs
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,8 @@ class BenchResult:
         s = self.setup
         lines = [
             f"{s['model']} x{s['scale']} {s['input_size']} -> {s['output_size']}, {s['backend']} on {s['device']} "
-            f"{s['precision']}, batch {s['batch']}, {s['frames']} frames",
+            f"{s['precision']}, batch {s['batch']}, {s['frames']} frames (last batch {s['last_batch_frames']}; "
+            f"each batch shape warmed up {s['warmup_runs_per_shape']}x before timing)",
             "stage       ms/frame",
         ]
         for name, ms in self.stages_ms_per_frame.items():
@@ -92,7 +101,7 @@ class BenchResult:
         ]
         if self.gpu_memory:
             lines.append(f"GPU memory  {self.gpu_memory.get('peak_allocated_gib', 0):.2f} GiB peak allocated by torch, "
-                         f"{self.gpu_memory.get('device_used_gib', 0):.2f} GiB in use on the device")
+                         f"{self.gpu_memory.get('device_used_peak_gib', 0):.2f} GiB peak in use on the device while running")
         m = self.machine
         lines.append(f"machine     {m.get('gpu') or m.get('cpu')}; torch {m.get('torch')}, TensorRT {m.get('tensorrt') or '-'}, "
                      f"encoder threads {s.get('encoder_threads')}")
@@ -131,6 +140,47 @@ def conv_flops(model: nn.Module, height: int, width: int, channels: int = 3, pro
         for h in handles:
             h.remove()
     return total[0] * (height * width) / (side * side)
+
+
+# ------------------------------------------------------------------------------------- warm-up, memory
+
+
+def warmup_runs(backend: Any) -> int:
+    """How often each batch shape goes through the backend before anything is timed.
+
+    One run selects kernels and fills the allocator (and compiles, with torch.compile's default
+    mode). With CUDA graphs (``reduce-overhead``, ``max-autotune``) the first call of a shape
+    compiles and runs eagerly as a warm-up, the second records the graph, the third replays it
+    (``torch/_inductor/cudagraph_trees.py``), so two runs come first.
+    """
+    return 2 if getattr(backend, "compile_mode", None) in CUDA_GRAPH_MODES else 1
+
+
+class GpuMemory:
+    """Peak GPU memory while the backend is open: torch's peak counters (buffers, activations of the
+    PyTorch backend) and the highest device-wide use seen by ``sample()`` (``cudaMemGetInfo``: that
+    includes TensorRT's engine, context and activations, which are not torch allocations, and
+    anything else running on the GPU)."""
+
+    def __init__(self, device: Any) -> None:
+        import torch
+
+        self.torch, self.device, self.used_peak = torch, device, 0
+        if device is not None:
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def sample(self) -> None:
+        if self.device is not None:
+            free, total = self.torch.cuda.mem_get_info(self.device)
+            self.used_peak = max(self.used_peak, total - free)
+
+    def report(self) -> dict:
+        if self.device is None:
+            return {}
+        cuda = self.torch.cuda
+        return {"peak_allocated_gib": cuda.max_memory_allocated(self.device) / 2**30,
+                "peak_reserved_gib": cuda.max_memory_reserved(self.device) / 2**30,
+                "device_used_peak_gib": self.used_peak / 2**30}
 
 
 # ------------------------------------------------------------------------------------- machine
@@ -332,7 +382,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         cuda_dev = torch.device(plan.device)
         if cuda_dev.index is None:
             cuda_dev = torch.device("cuda", torch.cuda.current_device())
-        torch.cuda.reset_peak_memory_stats(cuda_dev)
+    memory = GpuMemory(cuda_dev)
 
     def sync() -> None:
         if cuda_dev is not None:
@@ -354,11 +404,15 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             raise UsageError(f"no frames decoded from {opts.input or 'the synthetic clip'}")
         batches = list(_batches(iter(frames), plan.batch))
 
-        # -- warm-up (kernel selection, allocator, torch.compile), not timed
+        # -- warm-up, not timed: every batch shape the timed runs will see (full, and a short last one)
         say("warming up")
-        for out in sched.run(batches[:1]):
-            pass
+        runs = warmup_runs(backend)
+        shapes = [batches[0]] + ([batches[-1]] if len(batches[-1]) != len(batches[0]) else [])
+        for batch in shapes:
+            for out in sched.run([batch] * runs):
+                pass
         sync()
+        memory.sample()
 
         # -- stages, serial and synchronised
         say("timing stages")
@@ -378,6 +432,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             timed("infer", lambda: dev.launch(sched.compute_stream, st.compute, slot.dev_in[:n], slot.dev_out[:n]))
             timed("download", lambda: dev.copy(slot.host_out[:n], slot.dev_out[:n], sched.download_stream))
             outputs += timed("unpack", lambda: st.unpack(batch, slot.host_out[:n]), synced=False)
+            memory.sample()
         threads = opts.encoder_threads
         if opts.encode:
             say("encoding")
@@ -392,18 +447,25 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             del times["encode"]
         del outputs
 
-        # -- the model alone on a device-resident batch
+        # -- the model alone on a device-resident full batch, on the compute stream as in a real run
         say("timing the model")
         x = torch.rand(plan.batch, 3, plan.source.height, plan.source.width, device=plan.device)
+        sync()  # x was made on the default stream
+
+        def model_pass() -> None:
+            dev.launch(sched.compute_stream, backend.infer, x)
+
         with torch.inference_mode():
-            backend.infer(x)
+            for _ in range(runs):
+                model_pass()
             sync()
             t = time.perf_counter()
             for _ in range(len(batches)):
-                backend.infer(x)
+                model_pass()
             sync()
         model_seconds = time.perf_counter() - t
         model_fps = len(batches) * plan.batch / model_seconds
+        memory.sample()
         del x
 
         # -- end to end: decode thread -> the backend `vsr upscale` would use -> encode thread
@@ -413,11 +475,13 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         production = create_backend(plan)
         if type(production) is type(backend):  # GPU: this one (an engine is loaded once)
             e2e_seconds = _end_to_end(plan, source, opts, backend, rate)
+            memory.sample()
         else:  # CPU: TorchBackend (swscale conversions) is what upscale runs there
             with production:
                 _end_to_end(plan, source, opts, production, rate, limit=min(plan.batch, opts.frames))  # warm-up
                 e2e_seconds = _end_to_end(plan, source, opts, production, rate)
         e2e_backend = type(production).__name__
+        gpu_memory = memory.report()  # before close() frees the engine, context and buffers
 
     n = len(frames)
     stage_ms = {k: 1000.0 * v / n for k, v in times.items()}
@@ -425,13 +489,6 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
 
     model = backend._given_model or load(plan.model_source, arch=getattr(plan, "arch", None))
     flops = conv_flops(model.float().eval().cpu(), plan.source.height, plan.source.width)
-    memory = {}
-    if cuda_dev is not None:
-        d = cuda_dev
-        free, total = torch.cuda.mem_get_info(d)
-        memory = {"peak_allocated_gib": torch.cuda.max_memory_allocated(d) / 2**30,
-                  "peak_reserved_gib": torch.cuda.max_memory_reserved(d) / 2**30,
-                  "device_used_gib": (total - free) / 2**30}
     setup = {
         "input": str(opts.input) if opts.input else f"synthetic {opts.resolution}",
         "input_size": f"{plan.source.width}x{plan.source.height}",
@@ -441,6 +498,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         "codec": plan.codec if opts.encode else None, "pix_fmt": plan.pix_fmt,
         "encoder_threads": threads if opts.encode else None,
         "stages_backend": type(backend).__name__, "end_to_end_backend": e2e_backend,
+        "warmup_runs_per_shape": runs, "last_batch_frames": len(batches[-1]),
     }
     return BenchResult(
         machine=machine_description(plan.device),
@@ -451,7 +509,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         serial_fps=1000.0 / max(sum(stage_ms.values()), 1e-9),
         flops_per_frame=flops,
         achieved_tflops=flops * model_fps / 1e12,
-        gpu_memory=memory,
+        gpu_memory=gpu_memory,
     )
 
 

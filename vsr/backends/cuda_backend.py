@@ -11,13 +11,16 @@ Options from the environment (until the CLI has flags for them):
 ``VSR_TORCH_COMPILE`` = ``default`` | ``reduce-overhead`` (CUDA graphs) | ``max-autotune``: compile
 the model with torch.compile (the first batches are slow while it compiles);
 ``VSR_CUDA_SLOTS`` = number of batches in flight (default 2).
+
+``--precision fp32`` means IEEE FP32 here as in TensorRT: TF32 is turned off for cuDNN convolutions
+and cuBLAS matmuls while the backend is open (PyTorch lets cuDNN use TF32 by default).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from vsr.backends import gpu_color as gc
@@ -35,6 +38,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def strict_fp32() -> Callable[[], None]:
+    """Turn TF32 off for cuDNN convolutions and cuBLAS matmuls; returns what restores the previous
+    settings. These are process-wide switches: torch 2.9+ has per-backend ``fp32_precision`` (and
+    refuses a mix with the legacy ``allow_tf32`` flags), older torch has only ``allow_tf32``."""
+    import torch
+
+    conv, matmul = getattr(torch.backends.cudnn, "conv", None), torch.backends.cuda.matmul
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        before = conv.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = matmul.fp32_precision = "ieee"
+
+        def restore() -> None:
+            conv.fp32_precision, matmul.fp32_precision = before
+    else:
+        before = torch.backends.cudnn.allow_tf32, matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False
+
+        def restore() -> None:
+            torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = before
+
+    return restore
 
 
 def _dtype(precision: str) -> torch.dtype:
@@ -56,6 +82,7 @@ class DeviceBackend(Backend):
         self.slots = slots or int(os.environ.get("VSR_CUDA_SLOTS", "2"))
         self.device: Device | None = None
         self.scheduler: Scheduler | None = None
+        self.frames_per_pass = 0  # frames converted at once; lowered on out-of-memory (0: the whole batch)
 
     # -- to be provided by subclasses --------------------------------------------------------------
     def infer(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,10 +99,16 @@ class DeviceBackend(Backend):
         self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
         self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
         self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
+        self.in_siting = gc.input_siting(src.codec)  # refined from the first frame (pack); output is "left"
+        self._siting_from_frame = True
         self.full_range = src.colour.full_range
         self.tags = output_tags(src.colour, src.height)
+        self.frames_per_pass = 0
         self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
         self.device = device_for(plan.device)
+        # open_model converted the weights (dtype, channels_last) on the default stream, and the
+        # scheduler's compute stream does not wait for that stream by itself: finish it first
+        self.device.synchronize_all()
         self.stages = Stages(
             in_shape=(self.in_layout.elements,),
             in_dtype=self.in_layout.torch_dtype,
@@ -88,11 +121,16 @@ class DeviceBackend(Backend):
         self.scheduler = Scheduler(self.device, self.stages, plan.batch, self.slots)
 
     def close(self) -> None:
-        self.scheduler = None
+        if self.device is not None:
+            self.device.synchronize_all()  # nothing is freed while a stream may still use it
+        self.scheduler = self.device = None
 
     # -- the three stages -------------------------------------------------------------------------------
     def pack(self, frames: Sequence[av.VideoFrame], host_in: torch.Tensor) -> None:
         lay = self.in_layout
+        if self._siting_from_frame and frames:  # once: what the decoder says, before compute() uses it
+            self._siting_from_frame = False
+            self.in_siting = gc.input_siting(self.plan.source.codec, frames[0])
         for i, frame in enumerate(frames):
             frame = gc.prepare_frame(frame)
             flay = lay
@@ -117,12 +155,39 @@ class DeviceBackend(Backend):
         return flay if replace(flay, pix_fmt=self.in_layout.pix_fmt) == self.in_layout else None
 
     def compute(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
+        """Convert, infer, resample and quantise a batch. Out of memory outside the model (which
+        the tiler handles), e.g. in the colour conversion or resample of a 4K batch, is retried
+        with half as many frames at a time, down to one, and that number is kept for what follows."""
+        import torch
+
+        from vsr.backends.tiling import free_cached_memory
+
+        n = dev_in.shape[0]
+        while True:
+            step = min(n, self.frames_per_pass or n)
+            try:
+                for i in range(0, n, step):
+                    self._compute_frames(dev_in[i : i + step], dev_out[i : i + step])
+                return
+            except torch.cuda.OutOfMemoryError:
+                pass  # recover outside the handler: its traceback keeps the failed attempt's tensors
+            free_cached_memory()
+            if step == 1:
+                raise BackendError(
+                    "out of GPU memory converting a single frame: use --tile 512, a smaller --to size or a smaller model"
+                )
+            self.frames_per_pass = step // 2
+            log.warning("CUDA out of memory: converting %d frames at a time", self.frames_per_pass)
+
+    def _compute_frames(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
         import torch
 
         with torch.inference_mode():
-            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range)
-            y = self.infer(rgb)
-            y = gc.residual_resize(y.float(), (self.plan.height, self.plan.width))
+            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range, self.in_siting)
+            # an fp16 model can overflow to inf/NaN; NaN passes clamp() and would reach the encoder as
+            # garbage codes, and the resample would spread it: make it black (inf saturates) first
+            y = torch.nan_to_num(self.infer(rgb).float(), nan=0.0, posinf=1.0, neginf=0.0)
+            y = gc.residual_resize(y, (self.plan.height, self.plan.width))
             gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
 
     def unpack(self, frames: Sequence[av.VideoFrame], host_out: torch.Tensor) -> list[av.VideoFrame]:
@@ -164,7 +229,8 @@ class CudaTorchBackend(DeviceBackend):
     ) -> None:
         super().__init__(plan, slots=slots)
         self._given_model = model
-        self._tiler = None
+        self.model = self.forward = self._tiler = None
+        self._restore_fp32: Callable[[], None] | None = None
         self.compile_mode = compile_mode if compile_mode is not None else os.environ.get("VSR_TORCH_COMPILE") or None
         if self.compile_mode and self.compile_mode not in COMPILE_MODES:
             raise BackendError(f"VSR_TORCH_COMPILE={self.compile_mode}: use one of {', '.join(COMPILE_MODES)}")
@@ -180,6 +246,10 @@ class CudaTorchBackend(DeviceBackend):
             from vsr.models import load
 
             model = load(plan.model_source, arch=getattr(plan, "arch", None))
+        else:  # .to() converts a module in place: keep the caller's one as given, and off the GPU after close()
+            import copy
+
+            model = copy.deepcopy(model)
         self.scale = int(getattr(model, "scale", plan.model_scale))
         self.dtype = _dtype(plan.precision)
         self.torch_device = torch.device(plan.device)
@@ -193,20 +263,31 @@ class CudaTorchBackend(DeviceBackend):
         self.forward = self.model
         if self.compile_mode:
             self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
+        from vsr.backends.tiling import AdaptiveTiler
+
+        self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=plan.tile, overlap=plan.tile_overlap,
+                                    multiple=int(getattr(model, "size_multiple", 1)))
+        if plan.precision == "fp32" and self._restore_fp32 is None:
+            self._restore_fp32 = strict_fp32()
 
     def close(self) -> None:
-        super().close()
-        self.model = self.forward = None
-        if self.plan.device.startswith("cuda"):
-            import torch
+        """Free everything open() made: weights, the tiler (and the tile size it shrank to), compiled
+        graphs and their CUDA-graph memory pools; a reopened backend starts afresh."""
+        import torch
 
+        super().close()
+        self.model = self.forward = self._tiler = None
+        if self.compile_mode:
+            torch.compiler.reset()  # process-wide: dynamo's caches and the CUDA-graph trees
+        if self._restore_fp32 is not None:
+            self._restore_fp32()
+            self._restore_fp32 = None
+        if self.plan.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         import torch
 
-        from vsr.backends.tiling import AdaptiveTiler
-
         if self._tiler is None:
-            self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap)
+            raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
         return self._tiler(x.to(self.dtype).contiguous(memory_format=torch.channels_last))

@@ -12,6 +12,11 @@ and unpacks that batch. Results come out in order. With two or more slots the up
 ``k + 1`` and the download of batch ``k - 1`` run on the copy engines while batch ``k`` computes, and
 the host packs/unpacks (PyAV plane copies) while the device works.
 
+Whatever ends a run (the last batch, an error in ``submit`` after part of a batch was enqueued, the
+consumer stopping early), the host waits for all device work before anything can be refilled or
+freed: a buffer or TensorRT context freed while a stream still uses it is undefined behaviour (the
+``enqueueV3`` contract).
+
 Uploads and downloads use separate streams: data-centre GPUs have separate copy engines for each
 direction, and on a single copy stream ``upload k+1`` would queue behind ``download k``, which waits
 for ``compute k``.
@@ -44,6 +49,9 @@ class Device(Protocol):
 
     def synchronize(self, event: Any) -> None:
         """Block the host until ``event`` has happened."""
+
+    def synchronize_all(self) -> None:
+        """Block the host until all work enqueued on the device, on every stream, is done."""
 
     def copy(self, dst: Any, src: Any, stream: Any) -> None:
         """Enqueue an asynchronous copy on ``stream``."""
@@ -142,9 +150,9 @@ class Scheduler:
             while inflight:
                 yield self.collect(*inflight.popleft())
         finally:
-            # never free or refill buffers while a copy may still be using them
-            for slot, _ in inflight:
-                self.device.synchronize(slot.downloaded)
+            # never free or refill buffers while the device may still use them: that includes work
+            # that a failing submit() enqueued for a slot that never made it into ``inflight``
+            self.device.synchronize_all()
 
 
 class SyncDevice:
@@ -163,6 +171,9 @@ class SyncDevice:
         pass
 
     def synchronize(self, event: Any) -> None:
+        pass
+
+    def synchronize_all(self) -> None:
         pass
 
     def copy(self, dst: Any, src: Any, stream: Any) -> None:
@@ -205,7 +216,9 @@ class TorchCudaDevice:
         return self.torch.cuda.Stream(device=self.device)
 
     def event(self) -> Any:
-        return self.torch.cuda.Event(enable_timing=False, blocking=False)
+        # blocking: a host thread waiting in synchronize() sleeps instead of spinning a core, which
+        # the CPU encoder needs on GPUs without NVENC (cudaEventBlockingSync)
+        return self.torch.cuda.Event(enable_timing=False, blocking=True)
 
     def record(self, event: Any, stream: Any) -> None:
         event.record(stream)
@@ -215,6 +228,9 @@ class TorchCudaDevice:
 
     def synchronize(self, event: Any) -> None:
         event.synchronize()
+
+    def synchronize_all(self) -> None:
+        self.torch.cuda.synchronize(self.device)
 
     def copy(self, dst: Any, src: Any, stream: Any) -> None:
         with self.torch.cuda.stream(stream):

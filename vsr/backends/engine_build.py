@@ -3,15 +3,26 @@
     spec = engine_spec("snu-edsr-baseline-x2", onnx, precision="fp16", profile=Profile.for_frames(batch=4, height=1080, width=1920))
     engine, path, built = ensure_engine(spec, onnx, engine_dir())
 
-FP16 by default (the weights stay FP32 in the ONNX file; TensorRT picks FP16 kernels where it can),
-BF16 or FP32 on request (FP32 also turns TF32 off, for exact comparisons). One optimisation profile
-over batch and frame size. The builder's timing cache is kept next to the engines and shared by
-every build on this GPU/TensorRT, which makes rebuilds for new shapes much faster.
+FP16 by default, BF16 or FP32 on request; FP32 means IEEE FP32 (TF32 off), as on the PyTorch CUDA
+path. Precision comes one of two ways (``typing_mode``):
+
+- **weak typing** (TensorRT 10, the default): the ONNX file stays FP32 and the FP16/BF16 builder
+  flag lets TensorRT pick reduced-precision kernels where it can;
+- **strong typing** (TensorRT 11 removes ``BuilderFlag.FP16/BF16``; on 10.x opt in with
+  ``VSR_TRT_STRONGLY_TYPED=1``): the ONNX graph is exported in the precision's dtype
+  (``onnx_dtype``) and the network is created ``STRONGLY_TYPED``, so the types are the graph's.
+
+``pyproject.toml`` caps ``tensorrt<11`` and ``import_tensorrt`` refuses 11+ until the strong path
+has been run on a GPU with it; lifting the cap is then the version check alone. One optimisation
+profile over batch and frame size. The builder's timing cache is kept next to the engines and shared
+by every build on this GPU/TensorRT, which makes rebuilds for new shapes much faster.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +34,14 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'vsr[tensorrt]'"
 TIMING_CACHE_NAME = "timing-{key}.timing-cache"
+SUPPORTED_MAJOR = 10  # keep in step with the `tensorrt` extra in pyproject.toml
+STRONG_TYPING_ENV = "VSR_TRT_STRONGLY_TYPED"
+
+
+def tensorrt_major(version: str) -> int:
+    """The major number of a TensorRT version string ("10.7.0.post1" -> 10); 0 if there is none."""
+    m = re.match(r"\s*(\d+)", str(version))
+    return int(m.group(1)) if m else 0
 
 
 def import_tensorrt() -> Any:
@@ -32,10 +51,33 @@ def import_tensorrt() -> Any:
         raise BackendError(f"TensorRT is not installed: {INSTALL_HINT} (or use --backend torch)") from exc
     except OSError as exc:  # the wheel is there but its CUDA libraries are not
         raise BackendError(f"TensorRT is installed but cannot load its libraries ({exc}): check the CUDA driver and reinstall with {INSTALL_HINT}") from exc
-    major = int(str(getattr(trt, "__version__", "0")).split(".")[0] or 0)
-    if major < 10:
-        raise BackendError(f"TensorRT {trt.__version__} is too old: vsr needs TensorRT 10 ({INSTALL_HINT} --upgrade)")
+    version = str(getattr(trt, "__version__", "0"))
+    major = tensorrt_major(version)
+    if major < SUPPORTED_MAJOR:
+        raise BackendError(f"TensorRT {version} is too old: vsr needs TensorRT 10 ({INSTALL_HINT} --upgrade)")
+    if major > SUPPORTED_MAJOR:
+        raise BackendError(
+            f"TensorRT {version} is not supported yet (vsr is tested with TensorRT 10): "
+            f"pip install 'tensorrt>=10,<11', or use --backend torch"
+        )
     return trt
+
+
+def typing_mode(trt: Any) -> str:
+    """``"strong"`` where TensorRT has no FP16 builder flag (11+) or ``VSR_TRT_STRONGLY_TYPED=1``
+    asks for it, else ``"weak"`` (precision from builder flags)."""
+    if not hasattr(trt.BuilderFlag, "FP16") or os.environ.get(STRONG_TYPING_ENV, "") == "1":
+        return "strong"
+    return "weak"
+
+
+def onnx_dtype(trt: Any, precision: str) -> Any:
+    """The dtype to export the ONNX graph in for ``precision`` under this TensorRT's typing."""
+    import torch
+
+    if typing_mode(trt) == "weak" or precision == "fp32":
+        return torch.float32
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
 _LOGGERS: dict[int, Any] = {}
@@ -140,8 +182,12 @@ def build_serialized(
             raise BackendError(f"TensorRT could not {what}: {logger.last_error()}")
         return obj
 
+    if precision not in ("fp16", "bf16", "fp32"):
+        raise BackendError(f"unknown precision {precision!r}: use fp16, bf16 or fp32")
+    strong = typing_mode(trt) == "strong"
     builder = need(trt.Builder(logger), "create a builder (is a CUDA GPU visible?)")
-    network = need(builder.create_network(0), "create a network")
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strong else 0
+    network = need(builder.create_network(flags), "create a network")
     parser = need(trt.OnnxParser(network, logger), "create the ONNX parser")
     if not parser.parse_from_file(str(onnx_path)):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -156,15 +202,21 @@ def build_serialized(
     if channels not in (-1, profile.opt[1]):
         raise BackendError(f"the model takes {channels} channels, the profile gives {profile.opt[1]}: fix the profile")
 
+    if strong:
+        wanted = {"fp16": trt.DataType.HALF, "bf16": trt.DataType.BF16, "fp32": trt.DataType.FLOAT}[precision]
+        if inp.dtype != wanted:
+            raise BackendError(
+                f"a strongly typed {precision} engine needs an ONNX graph in {precision}, and {Path(onnx_path).name} "
+                f"takes {inp.dtype}: build from vsr's own export (`vsr engine build`), which is in {precision}"
+            )
+
     config = need(builder.create_builder_config(), "create a builder config")
-    if precision == "fp16":
+    if not strong and precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "bf16":
+    elif not strong and precision == "bf16":
         config.set_flag(trt.BuilderFlag.BF16)
-    elif precision == "fp32":
-        config.clear_flag(trt.BuilderFlag.TF32)
-    else:
-        raise BackendError(f"unknown precision {precision!r}: use fp16, bf16 or fp32")
+    if precision == "fp32":
+        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means IEEE fp32 (TensorRT allows TF32 by default)
     if not 0 <= opt_level <= 5:
         raise BackendError(f"builder optimisation level {opt_level} is out of range: use 0 (fast build) to 5 (slow build, fastest engine)")
     config.builder_optimization_level = opt_level

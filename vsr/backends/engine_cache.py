@@ -11,7 +11,7 @@ source checkout vsr runs from (git-ignored); the user cache (``$VSR_CACHE`` / ``
 / ``~/.cache/vsr``, then ``engines/``) when vsr is installed as a package.
 
 Builds take minutes, so concurrent ``vsr`` processes wanting the same engine serialise on a file
-lock (``fcntl.flock``) and the second one finds the first one's result. An engine is written to a
+lock named by the cache key (``fcntl.flock``; any label) and the second one finds the first one's result. An engine is written to a
 temporary file and renamed into place, so a crash never leaves a truncated engine under the real
 name; an engine that fails to load anyway (corrupt, or from another TensorRT) is rebuilt with a
 warning.
@@ -194,6 +194,11 @@ def write_atomic(path: Path, data: bytes) -> None:
 # ----------------------------------------------------------------------------------- get or build
 
 
+def lock_path(directory: Path, spec: EngineSpec) -> Path:
+    """The lock serialising builds of ``spec``'s engine: one per cache key, whatever the label."""
+    return directory / f".{spec.key}.lock"
+
+
 def get_or_build(
     spec: EngineSpec,
     directory: Path,
@@ -208,10 +213,12 @@ def get_or_build(
     deserialises one and returns None (or raises) when it cannot.
     """
     # the key decides; the label in the name does not (an engine built with `vsr engine build MODEL`
-    # is found by `vsr upscale --model FAMILY` when the network and profile are the same)
-    same_key = sorted(directory.glob(f"*-{spec.precision}-{spec.key}{ENGINE_SUFFIX}"))
-    path = same_key[0] if same_key else directory / spec.filename
-    with file_lock(path.with_name(path.name + ".lock")):
+    # is found by `vsr upscale --model FAMILY` when the network and profile are the same). So the
+    # lock is named by the key too, and the search for an engine under another label runs inside it:
+    # two processes asking for the same engine under different labels build it once.
+    with file_lock(lock_path(directory, spec)):
+        same_key = sorted(directory.glob(f"*-{spec.precision}-{spec.key}{ENGINE_SUFFIX}"))
+        path = same_key[0] if same_key else directory / spec.filename
         if path.is_file():
             engine, problem = _try_load(load, path)
             if engine is not None:

@@ -11,11 +11,13 @@ deeper ones, holding the 16-bit little-endian code as its bit pattern). Packing 
 Conventions (those of MPEG-2/H.264/HEVC and of swscale):
 - limited range: Y = (16 + 219 Y') << (n - 8), C = (128 + 224 P) << (n - 8);
   full range: Y = (2^n - 1) Y', C = (2^n - 1) P + 2^(n - 1);
-- chroma siting "left": horizontally co-sited with even luma columns, vertically between rows;
-  upsampling is linear in that geometry, downsampling its matching [1 2 1]/4 (horizontal) and
-  [1 1]/2 (vertical) filter, so ``from_rgb(to_rgb(x)) == x`` within one code for smooth chroma and
-  exactly for 4:4:4;
-- RGB is clamped to [0, 1] before quantising, so codes stay in the nominal range.
+- chroma siting (``ChromaSiting``): the decoder's (signalled in H.264/HEVC/AV1 headers), else the
+  codec's convention (JPEG and MPEG-1 "center", DV "topleft", otherwise "left": horizontally
+  co-sited with even luma columns, vertically between rows, as MPEG-2/H.264/HEVC); upsampling is linear in that geometry, downsampling its matching
+  filter ([1 2 1]/4 co-sited, [1 1]/2 centred), so ``from_rgb(to_rgb(x)) == x`` within one code for
+  smooth chroma and exactly for 4:4:4; output is written "left", what encoders and players assume
+  for untagged H.264/HEVC;
+- RGB is clamped to [0, 1] before quantising (NaN becomes 0), so codes stay in the nominal range.
 """
 
 from __future__ import annotations
@@ -232,48 +234,123 @@ def _matrix(matrix: str) -> tuple[float, float, float]:
     return kr, 1.0 - kr - kb, kb
 
 
-def _upsample_x(c: torch.Tensor, width: int) -> torch.Tensor:
-    """Left-sited x2 horizontal linear upsampling of (..., w) to (..., width)."""
+@dataclass(frozen=True)
+class ChromaSiting:
+    """Where a chroma sample sits in its subsampling cell, per axis: 0 on the cell's first (left or
+    top) luma sample, 0.5 centred between its luma samples, 1 on its last (bottom) one."""
+
+    name: str
+    x: float
+    y: float
+
+
+# AVChromaLocation -> siting (0 = unspecified)
+SITINGS = {
+    1: ChromaSiting("left", 0.0, 0.5),  # MPEG-2, H.264/HEVC default
+    2: ChromaSiting("center", 0.5, 0.5),  # MPEG-1, JPEG
+    3: ChromaSiting("topleft", 0.0, 0.0),  # DV, BT.2020 UHD
+    4: ChromaSiting("top", 0.5, 0.0),
+    5: ChromaSiting("bottomleft", 0.0, 1.0),
+    6: ChromaSiting("bottom", 0.5, 1.0),
+}
+LEFT = SITINGS[1]
+# What FFmpeg's decoders set for codecs with a fixed convention (mjpegdec, mpeg12dec, h263dec, dv),
+# for streams whose frames do not say (``frame_chroma_location``); everything else is "left".
+CODEC_SITING = {"mjpeg": 2, "mpeg1video": 2, "h263": 2, "dvvideo": 3}
+
+
+def siting_of(location: int | str) -> ChromaSiting:
+    """The siting of an AVChromaLocation value or name ("left", "center", "topleft", ...; 0 = left)."""
+    if isinstance(location, str):
+        by_name = {s.name: s for s in SITINGS.values()} | {"unspecified": LEFT}
+        if location not in by_name:
+            raise ValueError(f"unknown chroma location {location!r}: use one of {', '.join(by_name)}")
+        return by_name[location]
+    return SITINGS.get(int(location), LEFT)
+
+
+def input_siting(codec: str, frame: av.VideoFrame | None = None) -> ChromaSiting:
+    """The chroma siting of a decoded stream of ``codec``: what the decoder attached to ``frame``
+    (an H.264/HEVC/AV1 header can signal it) or else the codec's convention (``CODEC_SITING``)."""
+    location = frame_chroma_location(frame) if frame is not None else None
+    return siting_of(location if location is not None else CODEC_SITING.get(codec, 1))
+
+
+def frame_chroma_location(frame: av.VideoFrame) -> str | None:
+    """The chroma location FFmpeg attached to a decoded frame ("left", "topleft", ...), None if unspecified.
+
+    PyAV 18 has no accessor for ``AVFrame.chroma_location``; FFmpeg's ``showinfo`` filter prints it
+    (``cl:topleft``), so the frame goes once through a showinfo graph and that line is read from
+    FFmpeg's log, captured for this thread only (the log level is restored afterwards).
+    """
+    import re
+    from fractions import Fraction
+
+    import av.filter
+    import av.logging
+
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
+                           time_base=frame.time_base or Fraction(1, 25))
+    info, sink = graph.add("showinfo"), graph.add("buffersink")
+    src.link_to(info)
+    info.link_to(sink)
+    graph.configure()
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.INFO)
+    try:
+        with av.logging.Capture() as logs:
+            graph.push(frame)
+            graph.pull()
+    finally:
+        av.logging.set_level(previous)
+    found = re.search(r"\bcl:(\w+)", "".join(msg for _, name, msg in logs if name == "showinfo"))
+    if found is None or found.group(1) not in {s.name for s in SITINGS.values()}:
+        return None
+    return found.group(1)
+
+
+def _upsample(c: torch.Tensor, dim: int, ratio: int, size: int, pos: float) -> torch.Tensor:
+    """Linear interpolation along ``dim`` of chroma samples sitting at luma positions
+    ``j * ratio + pos * (ratio - 1)`` onto the luma positions ``0 .. size - 1`` (edges replicate)."""
     import torch
 
-    nxt = torch.cat([c[..., 1:], c[..., -1:]], dim=-1)
-    return torch.stack([c, (c + nxt) * 0.5], dim=-1).flatten(-2)[..., :width]
+    dim %= c.dim()
+    n = c.shape[dim]
+    coord = (torch.arange(size, device=c.device, dtype=torch.float64) - pos * (ratio - 1)) / ratio
+    lo = coord.floor()
+    shape = [1] * c.dim()
+    shape[dim] = size
+    w = (coord - lo).to(c.dtype).view(shape)
+    lo = lo.long()
+    return c.index_select(dim, lo.clamp(0, n - 1)) * (1 - w) + c.index_select(dim, (lo + 1).clamp(0, n - 1)) * w
 
 
-def _upsample_y(c: torch.Tensor, height: int) -> torch.Tensor:
-    """Centre-sited x2 vertical linear upsampling of (..., h, w) to (..., height, w)."""
+def _downsample(x: torch.Tensor, dim: int, ratio: int, size: int, pos: float) -> torch.Tensor:
+    """The matching decimation along ``dim`` to ``size`` samples at ``j * ratio + pos * (ratio - 1)``:
+    the mean of the cell's ``ratio`` samples when centred, a tent over +-(ratio - 1) samples
+    ([1 2 1]/4 for 2:1) when co-sited (edges replicate)."""
     import torch
 
-    prev = torch.cat([c[..., :1, :], c[..., :-1, :]], dim=-2)
-    nxt = torch.cat([c[..., 1:, :], c[..., -1:, :]], dim=-2)
-    even = 0.75 * c + 0.25 * prev
-    odd = 0.75 * c + 0.25 * nxt
-    return torch.stack([even, odd], dim=-2).flatten(-3, -2)[..., :height, :]
+    dim %= x.dim()
+    n = x.shape[dim]
+    base = torch.arange(size, device=x.device) * ratio
+    if pos == 0.5:
+        taps = [(k, 1.0 / ratio) for k in range(ratio)]
+    else:
+        at = round(pos * (ratio - 1))
+        taps = [(at + t, (ratio - abs(t)) / ratio**2) for t in range(1 - ratio, ratio)]
+    out = None
+    for k, weight in taps:
+        term = x.index_select(dim, (base + k).clamp(0, n - 1)) * weight
+        out = term if out is None else out + term
+    return out
 
 
-def _downsample_x(x: torch.Tensor, cw: int) -> torch.Tensor:
-    """[1 2 1]/4 at even columns (left siting) of (..., W) -> (..., cw)."""
-    import torch
-
-    w = x.shape[-1]
-    left = x[..., :1]
-    right = x[..., -1:].expand(*x.shape[:-1], 2 * cw + 1 - w)
-    xp = torch.cat([left, x, right], dim=-1)
-    return (xp[..., 0 : 2 * cw : 2] + 2.0 * xp[..., 1 : 2 * cw + 1 : 2] + xp[..., 2 : 2 * cw + 2 : 2]) * 0.25
-
-
-def _downsample_y(x: torch.Tensor, ch: int) -> torch.Tensor:
-    """Mean of row pairs (centre siting) of (..., H, w) -> (..., ch, w)."""
-    import torch
-
-    h = x.shape[-2]
-    if 2 * ch > h:
-        x = torch.cat([x, x[..., -1:, :]], dim=-2)
-    return (x[..., 0 : 2 * ch : 2, :] + x[..., 1 : 2 * ch : 2, :]) * 0.5
-
-
-def to_rgb(packed: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: bool) -> torch.Tensor:
-    """(B, elements) codes -> (B, 3, H, W) float32 RGB in [0, 1]."""
+def to_rgb(
+    packed: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: bool, siting: ChromaSiting = LEFT
+) -> torch.Tensor:
+    """(B, elements) codes -> (B, 3, H, W) float32 RGB in [0, 1]; chroma interpolated for ``siting``."""
     import torch
 
     planes = split_planes(packed, layout)
@@ -291,10 +368,10 @@ def to_rgb(packed: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: b
     for p in planes[1:]:
         c = _codes_to_float(p, n)
         c = (c - (1 << (n - 1))) / layout.full_scale if full_range else (c / (1 << (n - 8)) - 128.0) / 224.0
-        for _ in range(layout.sub_x):
-            c = _upsample_x(c, layout.width if _ == layout.sub_x - 1 else 2 * c.shape[-1])
-        for _ in range(layout.sub_y):
-            c = _upsample_y(c, layout.height if _ == layout.sub_y - 1 else 2 * c.shape[-2])
+        if layout.sub_x:
+            c = _upsample(c, -1, 1 << layout.sub_x, layout.width, siting.x)
+        if layout.sub_y:
+            c = _upsample(c, -2, 1 << layout.sub_y, layout.height, siting.y)
         chroma.append(c)
     pb, pr = chroma
     kr, kg, kb = _matrix(matrix)
@@ -314,15 +391,21 @@ def _quantise(x: torch.Tensor, layout: PlaneLayout) -> torch.Tensor:
 
 
 def from_rgb(
-    rgb: torch.Tensor, layout: PlaneLayout, matrix: str, full_range: bool, out: torch.Tensor | None = None
+    rgb: torch.Tensor,
+    layout: PlaneLayout,
+    matrix: str,
+    full_range: bool,
+    out: torch.Tensor | None = None,
+    siting: ChromaSiting = LEFT,
 ) -> torch.Tensor:
-    """(B, 3, H, W) float RGB -> (B, elements) codes of ``layout`` (written into ``out`` if given)."""
+    """(B, 3, H, W) float RGB -> (B, elements) codes of ``layout`` (written into ``out`` if given),
+    chroma decimated for ``siting``."""
     import torch
 
     b_ = rgb.shape[0]
     if tuple(rgb.shape[2:]) != (layout.height, layout.width):
         raise ValueError(f"RGB is {tuple(rgb.shape[2:])}, layout wants {(layout.height, layout.width)}")
-    rgb = rgb.float().clamp(0.0, 1.0)
+    rgb = rgb.float().nan_to_num(nan=0.0, posinf=1.0, neginf=0.0).clamp_(0.0, 1.0)  # clamp() keeps NaN
     n = layout.bits
     if layout.kind == "rgb":
         planes = [_quantise(rgb.permute(0, 2, 3, 1) * 255.0, layout)]
@@ -337,10 +420,10 @@ def from_rgb(
         if layout.kind == "yuv":
             ch, cw = layout.chroma_size
             for c in ((bl - y) / (2.0 * (1.0 - kb)), (r - y) / (2.0 * (1.0 - kr))):
-                for _ in range(layout.sub_x):
-                    c = _downsample_x(c, -(-c.shape[-1] // 2) if _ < layout.sub_x - 1 else cw)
-                for _ in range(layout.sub_y):
-                    c = _downsample_y(c, -(-c.shape[-2] // 2) if _ < layout.sub_y - 1 else ch)
+                if layout.sub_x:
+                    c = _downsample(c, -1, 1 << layout.sub_x, cw, siting.x)
+                if layout.sub_y:
+                    c = _downsample(c, -2, 1 << layout.sub_y, ch, siting.y)
                 if full_range:
                     planes.append(_quantise(c * layout.full_scale + (1 << (n - 1)), layout))
                 else:

@@ -1,14 +1,19 @@
-"""Export a model to ONNX: float32 NCHW RGB in [0, 1], dynamic batch, height and width.
+"""Export a model to ONNX: NCHW RGB in [0, 1], dynamic batch, height and width.
 
-The graph has one input ``input`` (N x C x H x W) and one output ``output`` (N x C x sH x sW).
+The graph has one input ``input`` (N x C x H x W) and one output ``output`` (N x C x sH x sW),
+float32 by default; ``dtype=torch.float16`` (or bfloat16) exports weights, activations and I/O in
+that type, which is what a strongly typed TensorRT network needs (``engine_build``).
 The TorchScript-based exporter is used (it needs no extra packages and handles dynamic axes);
-constant buffers (EDSR's mean shift) are ordinary initialisers. The file is written to a
+a torch whose ``export`` has a ``dynamo`` switch (the default from torch 2.9) is told ``dynamo=False``,
+older ones have no such argument and use TorchScript anyway (so any torch >= 2.2 works).
+Constant buffers (EDSR's mean shift) are ordinary initialisers. The file is written to a
 temporary name and renamed into place once ``onnx.checker`` accepts it.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import tempfile
 import warnings
@@ -30,18 +35,19 @@ def export_onnx(
     *,
     opset: int = 17,
     sample_size: tuple[int, int] = (32, 32),
+    dtype: torch.dtype = torch.float32,
 ) -> Path:
-    """Write ``model`` as ONNX to ``path``; return the path."""
+    """Write ``model`` as ONNX to ``path`` with ``dtype`` weights and I/O; return the path."""
     import onnx
 
     path = Path(path)
-    net = copy.deepcopy(model).float().eval().cpu()
+    net = copy.deepcopy(model).to(dtype=dtype).eval().cpu()
     for p in net.parameters():
         p.requires_grad_(False)
     channels = _in_channels(net)
     multiple = int(getattr(net, "size_multiple", 1))
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
-    sample = torch.rand(1, channels, h, w)
+    sample = torch.rand(1, channels, h, w).to(dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
     os.close(fd)
@@ -52,7 +58,7 @@ def export_onnx(
                 net,
                 (sample,),
                 tmp,
-                dynamo=False,
+                **_torchscript_exporter(),
                 opset_version=opset,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
@@ -63,14 +69,21 @@ def export_onnx(
         onnx.checker.check_model(graph)
         os.replace(tmp, path)
     except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = "try another --opset" if "opset" in first.lower() or "operator" in first.lower() else "run with --debug for the traceback"
         raise BackendError(
-            f"ONNX export of {getattr(net, 'arch', type(net).__name__)} at opset {opset} failed: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (try another --opset)"
+            f"ONNX export of {getattr(net, 'arch', type(net).__name__)} ({str(dtype).removeprefix('torch.')}, opset {opset}) "
+            f"with torch {torch.__version__} failed: {first} ({hint})"
         ) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _torchscript_exporter() -> dict:
+    """``dynamo=False`` where ``torch.onnx.export`` has that switch; nothing on older torch."""
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def _in_channels(model: nn.Module) -> int:

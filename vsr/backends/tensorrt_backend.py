@@ -73,7 +73,7 @@ class TensorRTBackend(DeviceBackend):
     def open_model(self) -> None:
         import torch
 
-        from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt
+        from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt, onnx_dtype
         from vsr.backends.engine_cache import engine_dir
         from vsr.backends.onnx_export import export_onnx
 
@@ -90,10 +90,11 @@ class TensorRTBackend(DeviceBackend):
 
             model = load(plan.model_source, arch=getattr(plan, "arch", None))
         self.scale = int(getattr(model, "scale", plan.model_scale))
+        self.size_multiple = int(getattr(model, "size_multiple", 1))
         self.profile = profile_for_plan(plan)
         directory = engine_dir(self.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
-            onnx = export_onnx(model, Path(tmp) / "model.onnx")
+            onnx = export_onnx(model, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, plan.precision))
             spec = engine_spec(plan.model, onnx, precision=plan.precision, profile=self.profile,
                                opt_level=self.opt_level, device=plan.device, trt=trt)
             self.loaded, self.engine_path, built = ensure_engine(spec, onnx, directory, trt=trt)
@@ -122,7 +123,8 @@ class TensorRTBackend(DeviceBackend):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         from vsr.backends.tiling import run_tiled
 
-        return run_tiled(self._execute, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap)
+        return run_tiled(self._execute, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap,
+                         multiple=self.size_multiple)
 
     def _execute(self, x: torch.Tensor) -> torch.Tensor:
         import torch

@@ -47,7 +47,8 @@ class TorchBackend(Backend):
         if self.dtype != torch.float32:
             model = model.to(self.dtype)
         self.model = model.to(memory_format=torch.channels_last)
-        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=plan.tile, overlap=plan.tile_overlap)
+        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=plan.tile, overlap=plan.tile_overlap,
+                                    multiple=getattr(self.model, "size_multiple", 1))
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
         colour = plan.source.colour

@@ -54,7 +54,7 @@ def engine() -> None:
 @handle_errors
 def build(model, profile_name, resolution, batch, precision, opt_level, device, engine_dir, debug) -> None:
     """Build (or find cached) the engine for MODEL, so `vsr upscale` starts at once."""
-    from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt
+    from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt, onnx_dtype
     from vsr.backends.engine_cache import Profile
     from vsr.backends.engine_cache import engine_dir as resolve_dir
 
@@ -83,7 +83,7 @@ def build(model, profile_name, resolution, batch, precision, opt_level, device, 
     directory = resolve_dir(engine_dir)
     net = load(model)
     with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
-        onnx = export_onnx(net, Path(tmp) / "model.onnx")
+        onnx = export_onnx(net, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, precision))
         spec = engine_spec(model, onnx, precision=precision, profile=profile, opt_level=opt_level, device=device, trt=trt)
         click.echo(f"building {precision} engine for {model}, profile {profile.min} .. {profile.max} (minutes)...", err=True)
         _, path, built = ensure_engine(spec, onnx, directory, trt=trt)

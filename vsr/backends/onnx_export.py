@@ -9,14 +9,13 @@ temporary name and renamed into place once ``onnx.checker`` accepts it.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vsr.atomic import atomic_path
 from vsr.errors import BackendError
 
 INPUT_NAME = "input"
@@ -43,15 +42,13 @@ def export_onnx(
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
     sample = torch.rand(1, channels, h, w)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
-    os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with atomic_path(path, suffix=".partial.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation/tracer chatter
             torch.onnx.export(
                 net,
                 (sample,),
-                tmp,
+                str(tmp),
                 dynamo=False,
                 opset_version=opset,
                 input_names=[INPUT_NAME],
@@ -59,17 +56,12 @@ def export_onnx(
                 dynamic_axes={INPUT_NAME: dict(DYNAMIC_AXES), OUTPUT_NAME: dict(DYNAMIC_AXES)},
                 do_constant_folding=True,
             )
-        graph = onnx.load(tmp)
-        onnx.checker.check_model(graph)
-        os.replace(tmp, path)
+            onnx.checker.check_model(onnx.load(str(tmp)))
     except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:
         raise BackendError(
             f"ONNX export of {getattr(net, 'arch', type(net).__name__)} at opset {opset} failed: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (try another --opset)"
         ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

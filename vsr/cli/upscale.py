@@ -27,7 +27,7 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("--batch", type=int, default=None, help="Frames per batch (default: 1 on CPU, 4 on CUDA).")
 @click.option("--tile", type=int, default=0, show_default=True, help="Tile size in input pixels (0: whole frames).")
 @click.option("--tile-overlap", type=int, default=16, show_default=True, help="Overlap between tiles, input pixels.")
-@click.option("--codec", default="h264", show_default=True, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc).")
+@click.option("--codec", default=None, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc); default: hevc for 10-bit or HDR input, else h264.")
 @click.option("--crf", type=int, default=None, help="Quality (lower is better); default per encoder (x264: 18).")
 @click.option("--preset", default=None, help="Encoder preset (e.g. ultrafast ... veryslow for x264).")
 @click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit input).")

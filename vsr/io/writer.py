@@ -13,6 +13,7 @@ import av
 from vsr.atomic import AtomicFile
 from vsr.errors import OutputError
 from vsr.io.colour import output_tags
+from vsr.io.hdr import HDR_ENCODERS, encoder_hdr_params
 from vsr.io.probe import StreamInfo, open_input
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,10 @@ class VideoWriter:
             options["cq"] = str(plan.crf)
         if plan.preset:
             options["preset"] = plan.preset
-        if plan.codec == "libx265":
-            options.setdefault("x265-params", "log-level=error")
+        # HDR10 static metadata go into the new bitstream (SEI messages / metadata OBUs)
+        params = (["log-level=error"] if plan.codec == "libx265" else []) + encoder_hdr_params(plan.codec, info.hdr)
+        if params:
+            options[HDR_ENCODERS[plan.codec]] = ":".join(params)
         try:
             video = out.add_stream(plan.codec, rate=rate, options=options)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -143,6 +146,8 @@ class VideoWriter:
         video.disposition = in_video.disposition
         if info.rotation:
             video.set_display_rotation(info.rotation)
+        if plan.codec == "libx265" and self.output.suffix.lower() in _MP4_FAMILY:
+            cc.codec_tag = "hvc1"  # parameter sets in the sample entry: what Apple players require
         self._video = video
 
     # -- writing -----------------------------------------------------------------------------------

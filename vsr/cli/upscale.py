@@ -64,7 +64,7 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
-        click.echo(f"vsr: wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)", err=True)
+        click.echo(f"vsr: wrote {Path(result.output).resolve()}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)", err=True)
     if as_json:
         summary = {
             "output": result.output, "frames": result.frames, "seconds": round(result.seconds, 3),

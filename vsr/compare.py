@@ -85,7 +85,8 @@ def compare(opts: UpscaleOptions, models: Sequence[str], times: Sequence[float],
     width, height = plans[0].width, plans[0].height
     frames = decode_at(info, times, plans[0].deinterlace)
     crop = crop or Crop(*DEFAULT_CROP)
-    crop = replace(crop, width=min(crop.width, width), height=min(crop.height, height))
+    if crop.x is None:  # a crop to be placed shrinks to fit; a placed one must fit (_place says so)
+        crop = replace(crop, width=min(crop.width, width), height=min(crop.height, height))
     crops = [_place(crop, f, width, height) for f in frames]
 
     rows: list[list[Cell]] = [[] for _ in frames]

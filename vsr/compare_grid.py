@@ -6,6 +6,8 @@ time and the model's time per frame (small), so a model can be chosen at a glanc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -21,24 +23,50 @@ _GAP = 6
 _PAD = 8
 
 
-def render(comparison: Comparison) -> np.ndarray:
-    """H×W×3 uint8 RGB image of the whole grid."""
+@dataclass(frozen=True)
+class Layout:
+    """Where everything goes, in pixels of the grid image."""
+
+    width: int
+    height: int
+    top: int  # height of the heading line
+    cell_w: int
+    cell_h: int  # header strip + crop
+    header_h: int
+    title_scale: float
+    detail_scale: float
+
+    def cell_origin(self, row: int, column: int) -> tuple[int, int]:
+        """(x, y) of a cell's top-left corner (its header strip)."""
+        return _GAP + column * (self.cell_w + _GAP), self.top + row * (self.cell_h + _GAP)
+
+    def crop_origin(self, row: int, column: int) -> tuple[int, int]:
+        """(x, y) of the first pixel of a cell's crop."""
+        x, y = self.cell_origin(row, column)
+        return x, y + self.header_h
+
+
+def layout(comparison: Comparison) -> Layout:
     rows = comparison.rows
     cell_w = max(cell.image.shape[1] for row in rows for cell in row)
     title_scale, detail_scale = _scales(cell_w, [c.model for c in rows[0]])
     header_h = _text_height(title_scale) + _text_height(detail_scale) + 3 * _PAD
     cell_h = max(cell.image.shape[0] for row in rows for cell in row) + header_h
-    columns = len(rows[0])
-    top = _text_height(detail_scale) + 2 * _PAD  # one line saying what the grid shows
-    width = _GAP + columns * (cell_w + _GAP)
-    grid = np.full((top + len(rows) * (cell_h + _GAP), width, 3), _BACKGROUND, np.uint8)
-    cv2.putText(grid, _fit(heading(comparison), width - 2 * _PAD, detail_scale, 1), (_PAD, top - _PAD), _FONT,
-                detail_scale, _DETAIL, 1, cv2.LINE_AA)
-    for r, row in enumerate(rows):
+    top = _text_height(detail_scale) + 2 * _PAD
+    return Layout(width=_GAP + len(rows[0]) * (cell_w + _GAP), height=top + len(rows) * (cell_h + _GAP), top=top,
+                  cell_w=cell_w, cell_h=cell_h, header_h=header_h, title_scale=title_scale, detail_scale=detail_scale)
+
+
+def render(comparison: Comparison) -> np.ndarray:
+    """H×W×3 uint8 RGB image of the whole grid."""
+    g = layout(comparison)
+    grid = np.full((g.height, g.width, 3), _BACKGROUND, np.uint8)
+    cv2.putText(grid, _fit(heading(comparison), g.width - 2 * _PAD, g.detail_scale, 1), (_PAD, g.top - _PAD), _FONT,
+                g.detail_scale, _DETAIL, 1, cv2.LINE_AA)
+    for r, row in enumerate(comparison.rows):
         for c, cell in enumerate(row):
-            y0, x0 = top + r * (cell_h + _GAP), _GAP + c * (cell_w + _GAP)
-            _draw_cell(grid[y0: y0 + cell_h, x0: x0 + cell_w], cell, comparison.crops[r], header_h,
-                       title_scale, detail_scale)
+            x0, y0 = g.cell_origin(r, c)
+            _draw_cell(grid[y0: y0 + g.cell_h, x0: x0 + g.cell_w], cell, comparison.crops[r], g)
     return grid
 
 
@@ -66,11 +94,12 @@ def labels(cell: Cell, crop: Crop) -> tuple[str, str]:
     return cell.model, f"t={cell.time:.2f}s  {speed}"
 
 
-def _draw_cell(area: np.ndarray, cell: Cell, crop: Crop, header_h: int, title_scale: float, detail_scale: float) -> None:
-    area[:header_h] = _HEADER
+def _draw_cell(area: np.ndarray, cell: Cell, crop: Crop, g: Layout) -> None:
+    area[:g.header_h] = _HEADER
     h, w = cell.image.shape[:2]
-    area[header_h: header_h + h, :w] = cell.image
+    area[g.header_h: g.header_h + h, :w] = cell.image
     title, detail = labels(cell, crop)
+    title_scale, detail_scale = g.title_scale, g.detail_scale
     colour = _REFERENCE_TITLE if cell.seconds_per_frame is None else _TITLE
     y = _PAD + _text_height(title_scale)
     cv2.putText(area, _fit(title, area.shape[1] - 2 * _PAD, title_scale, 2), (_PAD, y), _FONT, title_scale,

@@ -35,7 +35,7 @@ def test_sample_again_and_conflicts(vsr, tmp_path):
 def test_readme_first_command_on_the_sample(vsr, tmp_path):
     """`vsr sample && vsr upscale sample.mp4 --to 1080p` with the default model (two frames of it)."""
     assert vsr("sample", cwd=tmp_path).returncode == 0
-    run = vsr("upscale", "sample.mp4", "--to", "1080p", "--duration", "0.07", cwd=tmp_path)
+    run = vsr("upscale", "sample.mp4", "--to", "1080p", "--duration", "0.05", cwd=tmp_path)
     assert run.returncode == 0, str(run)
     result = tmp_path / "sample.1080p.mp4"
     assert f"wrote {result}" in run.stderr, "says where the result is"

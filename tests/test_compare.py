@@ -77,8 +77,10 @@ def test_grid_dimensions_labels_and_pixels(clip, vsr, tmp_path):
             if c:
                 assert "/frame" in detail
     assert result.rows[0][0].time == pytest.approx(0.2, abs=0.04) and result.rows[1][0].time == pytest.approx(0.6, abs=0.04)
-    png_again = render(result)
-    assert png_again.shape == png.shape
+    zoomed, gz = render(result, zoom=3), layout(result, zoom=3)
+    assert zoomed.shape == (gz.height, gz.width, 3) and gz.cell_w == 3 * 64
+    x, y = gz.crop_origin(1, 2)
+    assert np.array_equal(zoomed[y: y + 144: 3, x: x + 192: 3], result.rows[1][2].image), "pixels repeated, not filtered"
 
 
 @pytest.mark.parametrize("model", ["lanczos", "edsr-baseline"])

@@ -1,6 +1,7 @@
 """Render a Comparison as one PNG: rows are times, columns are the reference and the models.
 
-Every cell is a 1:1 crop under a dark header strip with the model's name (large) and the frame's
+Every cell is a 1:1 crop (or enlarged ``zoom`` times by pixel repetition, so that no filter
+softens what is compared) under a dark header strip with the model's name (large) and the frame's
 time and the model's time per frame (small), so a model can be chosen at a glance.
 """
 
@@ -35,6 +36,7 @@ class Layout:
     header_h: int
     title_scale: float
     detail_scale: float
+    zoom: int = 1
 
     def cell_origin(self, row: int, column: int) -> tuple[int, int]:
         """(x, y) of a cell's top-left corner (its header strip)."""
@@ -46,22 +48,25 @@ class Layout:
         return x, y + self.header_h
 
 
-def layout(comparison: Comparison) -> Layout:
+def layout(comparison: Comparison, zoom: int = 1) -> Layout:
     rows = comparison.rows
-    cell_w = max(cell.image.shape[1] for row in rows for cell in row)
+    cell_w = zoom * max(cell.image.shape[1] for row in rows for cell in row)
     title_scale, detail_scale = _scales(cell_w, [c.model for c in rows[0]])
     header_h = _text_height(title_scale) + _text_height(detail_scale) + 3 * _PAD
-    cell_h = max(cell.image.shape[0] for row in rows for cell in row) + header_h
+    cell_h = zoom * max(cell.image.shape[0] for row in rows for cell in row) + header_h
     top = _text_height(detail_scale) + 2 * _PAD
     return Layout(width=_GAP + len(rows[0]) * (cell_w + _GAP), height=top + len(rows) * (cell_h + _GAP), top=top,
-                  cell_w=cell_w, cell_h=cell_h, header_h=header_h, title_scale=title_scale, detail_scale=detail_scale)
+                  cell_w=cell_w, cell_h=cell_h, header_h=header_h, title_scale=title_scale, detail_scale=detail_scale,
+                  zoom=zoom)
 
 
-def render(comparison: Comparison) -> np.ndarray:
+def render(comparison: Comparison, zoom: int = 1) -> np.ndarray:
     """H×W×3 uint8 RGB image of the whole grid."""
-    g = layout(comparison)
+    if zoom < 1:
+        raise ValueError("zoom must be at least 1")
+    g = layout(comparison, zoom)
     grid = np.full((g.height, g.width, 3), _BACKGROUND, np.uint8)
-    cv2.putText(grid, _fit(heading(comparison), g.width - 2 * _PAD, g.detail_scale, 1), (_PAD, g.top - _PAD), _FONT,
+    cv2.putText(grid, _fit(heading(comparison, zoom), g.width - 2 * _PAD, g.detail_scale, 1), (_PAD, g.top - _PAD), _FONT,
                 g.detail_scale, _DETAIL, 1, cv2.LINE_AA)
     for r, row in enumerate(comparison.rows):
         for c, cell in enumerate(row):
@@ -70,12 +75,13 @@ def render(comparison: Comparison) -> np.ndarray:
     return grid
 
 
-def heading(comparison: Comparison) -> str:
+def heading(comparison: Comparison, zoom: int = 1) -> str:
     """What the whole grid shows, in one line."""
     source = comparison.plans[0].source
     crop = comparison.crops[0]
-    return (f"{source.path.name}: {source.width}x{source.height} -> {comparison.width}x{comparison.height}; "
-            f"1:1 crops {crop.width}x{crop.height} of the output; model time per frame on this machine")
+    shown = "1:1" if zoom == 1 else f"shown {zoom}x, pixels repeated"
+    return (f"{source.path.name}  {source.width}x{source.height} -> {comparison.width}x{comparison.height}  "
+            f"crops {crop.width}x{crop.height} of the output ({shown})")
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -96,8 +102,9 @@ def labels(cell: Cell, crop: Crop) -> tuple[str, str]:
 
 def _draw_cell(area: np.ndarray, cell: Cell, crop: Crop, g: Layout) -> None:
     area[:g.header_h] = _HEADER
-    h, w = cell.image.shape[:2]
-    area[g.header_h: g.header_h + h, :w] = cell.image
+    image = np.repeat(np.repeat(cell.image, g.zoom, axis=0), g.zoom, axis=1) if g.zoom > 1 else cell.image
+    h, w = image.shape[:2]
+    area[g.header_h: g.header_h + h, :w] = image
     title, detail = labels(cell, crop)
     title_scale, detail_scale = g.title_scale, g.detail_scale
     colour = _REFERENCE_TITLE if cell.seconds_per_frame is None else _TITLE

@@ -23,6 +23,7 @@ def _split(text: str) -> list[str]:
 @click.option("--to", "to", default=None, help="Target size as for vsr upscale (720p ... 8k or WxH).")
 @click.option("--scale", type=float, default=None, help="Scale factor (instead of --to); default 2 when neither is given.")
 @click.option("--crop", default=None, help="WxH or WxH+X+Y in output pixels (default: 320x240 around the most detailed region of each frame).")
+@click.option("--zoom", type=click.IntRange(1, 8), default=1, show_default=True, help="Show each crop N times larger (pixels repeated, no filter).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
@@ -31,7 +32,7 @@ def _split(text: str) -> list[str]:
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 @debug_option
 @handle_errors
-def compare(input: Path, at: str | None, models: str, to: str | None, scale: float | None, crop: str | None,
+def compare(input: Path, at: str | None, models: str, to: str | None, scale: float | None, crop: str | None, zoom: int,
             backend: str, device: str, precision: str, tile: int, output: Path | None, overwrite: bool, debug: bool) -> None:
     """Compare models on frames of INPUT (e.g. vsr compare clip.mp4 --at 2,5 --models bicubic,edsr-baseline --scale 2 -o cmp.png)."""
     from vsr import compare as cmp
@@ -51,7 +52,7 @@ def compare(input: Path, at: str | None, models: str, to: str | None, scale: flo
     check_output(output, info.path, overwrite)
     result = cmp.compare(opts, _split(models), times, cmp.Crop.parse(crop) if crop else None,
                          on_model=lambda name: click.echo(f"vsr: running {name}", err=True))
-    write_bytes(output, encode_png(render(result)))
+    write_bytes(output, encode_png(render(result, zoom)))
     for plan, cell in zip(result.plans, result.rows[0][1:]):
         click.echo(f"vsr: {plan.model}: {cell.seconds_per_frame:.3f} s/frame on {plan.backend}/{plan.device} ({plan.precision})", err=True)
     click.echo(f"vsr: wrote {output.resolve()}: {len(times)} time(s) x {len(result.plans)} model(s), "

@@ -70,17 +70,18 @@ class Comparison:
 
 
 def compare(opts: UpscaleOptions, models: Sequence[str], times: Sequence[float], crop: Crop | None = None,
-            on_model: Callable[[str], None] | None = None) -> Comparison:
+            on_model: Callable[[str], None] | None = None, info: VideoInfo | None = None) -> Comparison:
     """Decode the frames at ``times`` once, run each model on them, cut the crops.
 
     ``opts`` carries the input and what applies to every model (--to/--scale, backend, device,
-    precision, tile); ``on_model`` is called with each model's name before it runs.
+    precision, tile); ``on_model`` is called with each model's name before it runs; ``info``: the
+    input's probe, if the caller has it.
     """
     if not models:
         raise UsageError("--models: give at least one model (e.g. bicubic,lanczos,edsr-baseline)")
     if not times:
         raise UsageError("--at: give at least one time in seconds (e.g. 2,5)")
-    info = probe(opts.input)
+    info = info or probe(opts.input)
     plans = [make_plan(replace(opts, model=m), info, check_paths=False) for m in models]
     width, height = plans[0].width, plans[0].height
     frames = decode_at(info, times, plans[0].deinterlace)

@@ -51,7 +51,7 @@ def compare(input: Path, at: str | None, models: str, to: str | None, scale: flo
         raise UsageError(f"-o {output}: vsr compare writes a PNG (name it .png)")
     check_output(output, info.path, overwrite)
     result = cmp.compare(opts, _split(models), times, cmp.Crop.parse(crop) if crop else None,
-                         on_model=lambda name: click.echo(f"vsr: running {name}", err=True))
+                         on_model=lambda name: click.echo(f"vsr: running {name}", err=True), info=info)
     write_bytes(output, encode_png(render(result, zoom)))
     for plan, cell in zip(result.plans, result.rows[0][1:]):
         click.echo(f"vsr: {plan.model}: {cell.seconds_per_frame:.3f} s/frame on {plan.backend}/{plan.device} ({plan.precision})", err=True)

@@ -30,7 +30,7 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("--codec", default=None, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc); default: hevc for 10-bit or HDR input, else h264.")
 @click.option("--crf", type=int, default=None, help="Quality (lower is better); default per encoder (x264: 18).")
 @click.option("--preset", default=None, help="Encoder preset (e.g. ultrafast ... veryslow for x264).")
-@click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit input).")
+@click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit or HDR input).")
 @click.option("--start", type=str, default=None, help="Start of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("--duration", type=str, default=None, help="Length of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output file (default: <stem>.<target>.<ext> beside the input).")

@@ -13,6 +13,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 
 import av
+import av.sidedata.sidedata
 import numpy as np
 import pytest
 
@@ -194,6 +195,7 @@ class _Side:
     (["SEI_UNREGISTERED"], "hev1", ()),
 ])
 def test_dynamic_metadata_is_recognised(side, tag, expected):
+    assert all(hasattr(av.sidedata.sidedata.Type, name) for name in side), "names as PyAV spells them"
     hdr = hdr_from_side_data(PQ, [_Side(n) for n in side], tag)
     assert hdr.dynamic == expected
     assert (hdr.dynamic_warning() is None) == (not expected)

@@ -45,7 +45,7 @@ class UpscaleOptions:
     batch: int | None = None  # None: chosen by the plan
     tile: int = 0  # 0: whole frames
     tile_overlap: int = 16
-    codec: str = "h264"
+    codec: str | None = None  # None: chosen from the input by the plan (HEVC for 10-bit/HDR, else H.264)
     crf: int | None = None  # None: the encoder's quality default chosen in the plan
     preset: str | None = None
     pix_fmt: str | None = None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vsr.config import CODECS, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
+from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import VideoInfo, probe
 from vsr.io.writer import copyable_streams
 from vsr.models import registry
@@ -21,6 +22,13 @@ from vsr.models import registry
 _SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
 _KEEP_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v"}
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 28, "h264_nvenc": 19, "hevc_nvenc": 21}
+# Why the encoder is what it is (Plan.codec_basis) -> the words `vsr probe` shows.
+CODEC_BASIS = {
+    "option": "asked for with --codec",
+    "hdr": "HDR input: HEVC Main 10 carries PQ/HLG and the HDR10 metadata, and TVs play it (--codec overrides)",
+    "deep": "10-bit input: HEVC Main 10 keeps the bits and TVs play it; H.264 High 10 rarely plays (--codec overrides)",
+    "sdr": "8-bit SDR input: H.264 plays everywhere (--codec overrides)",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Plan:
     deinterlace: str = "auto"
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
+    codec_basis: str = "option"  # key of CODEC_BASIS: why this encoder
 
     @property
     def is_resampler(self) -> bool:
@@ -135,11 +144,22 @@ def check_output(path: Path, source: Path, overwrite: bool) -> None:
         raise OutputError(f"output directory is not writable: {parent}")
 
 
-def encoder_settings(opts: UpscaleOptions, info: VideoInfo) -> tuple[str, str]:
-    """(encoder name, pixel format): 10-bit input keeps 10 bits where the encoder can."""
+def default_codec(info: VideoInfo) -> tuple[str, str]:
+    """(codec, CODEC_BASIS key) when --codec is not given: HEVC for 10-bit or HDR input, else H.264."""
+    if info.hdr.is_hdr:
+        return "hevc", "hdr"
+    if info.bit_depth > 8:
+        return "hevc", "deep"
+    return "h264", "sdr"
+
+
+def encoder_settings(opts: UpscaleOptions, info: VideoInfo) -> tuple[str, str, str]:
+    """(encoder name, pixel format, CODEC_BASIS key): 10-bit or HDR input gets 10 bits where the
+    encoder can."""
     import av
 
-    codec = CODECS.get(opts.codec.lower(), opts.codec)
+    name, basis = (opts.codec, "option") if opts.codec else default_codec(info)
+    codec = CODECS.get(name.lower(), name)
     try:
         enc = av.codec.Codec(codec, "w")
     except (av.error.FFmpegError, ValueError) as exc:
@@ -150,17 +170,28 @@ def encoder_settings(opts: UpscaleOptions, info: VideoInfo) -> tuple[str, str]:
     if opts.pix_fmt:
         if supported and opts.pix_fmt not in supported:
             raise UsageError(f"--pix-fmt {opts.pix_fmt} is not supported by {codec}: use one of {', '.join(supported)}")
-        return codec, opts.pix_fmt
-    deep = info.bit_depth > 8
+        return codec, opts.pix_fmt, basis
+    deep = info.bit_depth > 8 or info.hdr.is_hdr
     if codec.startswith("prores"):
         wanted = ["yuv422p10le"]
     else:
         wanted = ["yuv420p10le", "p010le"] if deep else ["yuv420p", "nv12"]
         wanted += ["yuv422p10le", "yuv444p10le"] if deep else ["yuv422p", "yuv444p"]
-    for name in wanted:
-        if not supported or name in supported:
-            return codec, name
-    return codec, supported[0]
+    for fmt in wanted:
+        if not supported or fmt in supported:
+            return codec, fmt, basis
+    return codec, supported[0], basis
+
+
+def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
+    """What of the input's HDR signalling the output cannot keep, one line each."""
+    hdr, notes = info.hdr, []
+    if (hdr.mastering or hdr.light) and codec not in HDR_ENCODERS:
+        notes.append(f"HDR10 mastering display / MaxCLL metadata are written only by libx265 (--codec hevc) and libsvtav1 (av1): "
+                     f"the {codec} output keeps the colour tags but not this metadata")
+    if warning := hdr.dynamic_warning():
+        notes.append(warning)
+    return tuple(notes)
 
 
 def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:
@@ -268,7 +299,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
             resample = f"antialiased bicubic {native[0]}x{native[1]} -> {width}x{height} ({direction}, on {device})"
             if direction == "up":
                 reason += f"; largest available scale x{model_scale} < needed x{needed:.3g}"
-    codec, pix_fmt = encoder_settings(opts, info)
+    codec, pix_fmt, codec_basis = encoder_settings(opts, info)
     output = Path(opts.output) if opts.output else default_output(info, label, codec)
     if check_paths:
         check_output(output, info.path, opts.overwrite)
@@ -304,5 +335,6 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         engine_dir=opts.engine_dir,
         deinterlace=opts.deinterlace,
         copy_streams=copy,
-        notes=notes,
+        notes=notes + hdr_notes(info, codec),
+        codec_basis=codec_basis,
     )

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vsr.atomic import atomic_path
 from vsr.errors import BackendError
 
 INPUT_NAME = "input"
@@ -49,15 +48,13 @@ def export_onnx(
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
     sample = torch.rand(1, channels, h, w).to(dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
-    os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with atomic_path(path, suffix=".partial.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation/tracer chatter
             torch.onnx.export(
                 net,
                 (sample,),
-                tmp,
+                str(tmp),
                 **_torchscript_exporter(),
                 opset_version=opset,
                 input_names=[INPUT_NAME],
@@ -65,9 +62,7 @@ def export_onnx(
                 dynamic_axes={INPUT_NAME: dict(DYNAMIC_AXES), OUTPUT_NAME: dict(DYNAMIC_AXES)},
                 do_constant_folding=True,
             )
-        graph = onnx.load(tmp)
-        onnx.checker.check_model(graph)
-        os.replace(tmp, path)
+            onnx.checker.check_model(onnx.load(str(tmp)))
     except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = "try another --opset" if "opset" in first.lower() or "operator" in first.lower() else "run with --debug for the traceback"
@@ -75,9 +70,6 @@ def export_onnx(
             f"ONNX export of {getattr(net, 'arch', type(net).__name__)} ({str(dtype).removeprefix('torch.')}, opset {opset}) "
             f"with torch {torch.__version__} failed: {first} ({hint})"
         ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

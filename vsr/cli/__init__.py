@@ -11,12 +11,14 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "upscale": ("vsr.cli.upscale", "upscale", "Upscale a video file."),
     "probe": ("vsr.cli.probe", "probe", "Show a file's streams and the upscaling plan, without processing."),
+    "compare": ("vsr.cli.compare", "compare", "Compare models on frames of a video: one PNG of labelled 1:1 crops."),
     "models": ("vsr.cli.models", "models", "List models; download published weights."),
     "export": ("vsr.cli.export", "export", "Export a model to ONNX."),
     "eval": ("vsr.cli.eval", "eval_command", "Evaluate a model on an image folder (PSNR/SSIM, paper protocol)."),
     "train": ("vsr.cli.train", "train", "Train a super-resolution model."),
     "engine": ("vsr.cli.engine", "engine", "Build, list and clean TensorRT engines."),
     "bench": ("vsr.cli.bench", "bench", "Benchmark decode, inference and encode stages."),
+    "sample": ("vsr.cli.sample", "sample", "Write a short real clip to try vsr on (sample.mp4)."),
 }
 
 

@@ -17,7 +17,7 @@ from vsr.cli.options import options_from_kwargs, sizing_options
 @click.option("--batch", type=int, default=None)
 @click.option("--tile", type=int, default=0)
 @click.option("--tile-overlap", type=int, default=16)
-@click.option("--codec", default="h264")
+@click.option("--codec", default=None)
 @click.option("--pix-fmt", default=None)
 @click.option("--crf", type=int, default=None)
 @click.option("--preset", default=None)
@@ -29,7 +29,7 @@ from vsr.cli.options import options_from_kwargs, sizing_options
 @handle_errors
 def probe(as_json: bool, debug: bool, **kwargs) -> None:
     """Show INPUT's streams and the plan for upscaling it, without processing."""
-    from vsr.plan import make_plan
+    from vsr.plan import CODEC_BASIS, make_plan
 
     plan = make_plan(options_from_kwargs({**kwargs, "overwrite": True}), check_paths=False)
     info = plan.source
@@ -44,10 +44,12 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
     click.echo(f"video: {info.width}x{info.height} SAR {info.sar} {info.pix_fmt} ({info.bit_depth}-bit), "
                f"{info.colour.description}, {rate}, {info.frames or '?'} frames"
                + (f", rotation {info.rotation}°" if info.rotation else ""))
+    click.echo(f"hdr: {info.hdr.description}")
     click.echo("plan:")
     rows = [
         ("output", f"{plan.output}  {plan.width}x{plan.height} SAR {plan.sar}, {plan.codec} {plan.pix_fmt}"
          + (f" crf {plan.crf}" if plan.crf is not None else "") + (f" preset {plan.preset}" if plan.preset else "")),
+        ("codec", f"{plan.codec}: {CODEC_BASIS[plan.codec_basis]}"),
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),

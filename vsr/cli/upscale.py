@@ -27,10 +27,10 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("--batch", type=int, default=None, help="Frames per batch (default: 1 on CPU, 4 on CUDA).")
 @click.option("--tile", type=int, default=0, show_default=True, help="Tile size in input pixels (0: whole frames).")
 @click.option("--tile-overlap", type=int, default=16, show_default=True, help="Overlap between tiles, input pixels.")
-@click.option("--codec", default="h264", show_default=True, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc).")
+@click.option("--codec", default=None, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc); default: hevc for 10-bit or HDR input, else h264.")
 @click.option("--crf", type=int, default=None, help="Quality (lower is better); default per encoder (x264: 18).")
 @click.option("--preset", default=None, help="Encoder preset (e.g. ultrafast ... veryslow for x264).")
-@click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit input).")
+@click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit or HDR input).")
 @click.option("--start", type=str, default=None, help="Start of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("--duration", type=str, default=None, help="Length of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output file (default: <stem>.<target>.<ext> beside the input).")
@@ -64,7 +64,7 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
-        click.echo(f"vsr: wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)", err=True)
+        click.echo(f"vsr: wrote {Path(result.output).resolve()}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)", err=True)
     if as_json:
         summary = {
             "output": result.output, "frames": result.frames, "seconds": round(result.seconds, 3),

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from vsr.errors import InputError, UsageError
+from vsr.io.hdr import HdrInfo, hdr_from_side_data
 
 # FFmpeg AVColorSpace values -> swscale matrix names understood by VideoFrame.reformat.
 _MATRIX_BY_COLORSPACE = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
@@ -68,6 +69,7 @@ class VideoInfo:
     frames: int | None  # as the container says (may be missing or approximate)
     streams: tuple[StreamInfo, ...] = field(default=())
     interlaced: bool = False  # the first frame is flagged interlaced
+    hdr: HdrInfo = field(default_factory=HdrInfo)  # transfer, HDR10 static and dynamic metadata
 
     @property
     def display_width(self) -> float:
@@ -105,14 +107,24 @@ def colour_of(codec_context, pix_fmt: str, height: int) -> ColourInfo:
     )
 
 
-def _first_frame(container: av.container.InputContainer, stream) -> tuple[int, bool]:
-    """(rotation, interlaced) of the first frame: FFmpeg attaches the display matrix to frames."""
+def _first_frame(container: av.container.InputContainer, stream, transfer: int) -> tuple[int, bool, HdrInfo]:
+    """(rotation, interlaced, HDR) of the first frame: FFmpeg attaches the display matrix and the
+    HDR metadata (from SEI or from the container) to frames."""
+    tag = _codec_tag(stream)
     try:
         for frame in container.decode(stream):
-            return int(round(frame.rotation or 0)), bool(frame.interlaced_frame)
+            hdr = hdr_from_side_data(transfer, frame.side_data, tag)
+            return int(round(frame.rotation or 0)), bool(frame.interlaced_frame), hdr
     except av.error.FFmpegError:
-        return 0, False
-    return 0, False
+        pass
+    return 0, False, hdr_from_side_data(transfer, (), tag)
+
+
+def _codec_tag(stream) -> str:
+    try:
+        return str(stream.codec_context.codec_tag or "")
+    except (AttributeError, ValueError, UnicodeDecodeError):
+        return ""
 
 
 def open_input(path: str | os.PathLike) -> av.container.InputContainer:
@@ -169,8 +181,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             frames=vs.frames or None,
             streams=streams,
         )
-        rotation, interlaced = _first_frame(container, vs)
-    return replace(info, rotation=rotation, interlaced=interlaced)
+        rotation, interlaced, hdr = _first_frame(container, vs, info.colour.transfer)
+    return replace(info, rotation=rotation, interlaced=interlaced, hdr=hdr)
 
 
 def _is_cover_art(stream) -> bool:

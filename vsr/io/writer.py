@@ -4,16 +4,16 @@ result into place when everything succeeded."""
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from vsr.atomic import AtomicFile
 from vsr.errors import OutputError
 from vsr.io.colour import output_tags
+from vsr.io.hdr import HDR_ENCODERS, encoder_hdr_params
 from vsr.io.probe import StreamInfo, open_input
 
 log = logging.getLogger(__name__)
@@ -54,23 +54,17 @@ class VideoWriter:
         self.time_offset = time_offset  # seconds subtracted from every timestamp (for --start)
         self.time_end = time_end  # end of the section in input time (None: to the end)
         self.frames_written = 0
-        self._tmp: Path | None = None
+        self._file = AtomicFile(self.output, suffix=f".partial{self.output.suffix}")
         self._container: av.container.OutputContainer | None = None
         self._video = None
         self._copied: dict[int, av.stream.Stream] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
-        directory = self.output.parent if str(self.output.parent) else Path(".")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.output.stem}.", suffix=f".partial{self.output.suffix}", dir=directory)
-        except OSError as exc:
-            raise OutputError(f"cannot write to {directory}: {exc.strerror}") from exc
-        os.close(fd)
-        self._tmp = Path(tmp)
+        tmp = self._file.create()
         try:
             fmt = av.format.ContainerFormat(_format_for(self.output), "w").name
-            self._container = av.open(str(self._tmp), mode="w", format=fmt)
+            self._container = av.open(str(tmp), mode="w", format=fmt)
             self._setup()
         except Exception:
             self.abort()
@@ -89,20 +83,16 @@ class VideoWriter:
             except av.error.FFmpegError:
                 pass  # the file is being thrown away; its trailer does not matter
             self._container = None
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
+        self._file.abort()
 
     def commit(self) -> Path:
         """Flush the encoder, finish the file and rename it into place."""
-        assert self._container is not None and self._tmp is not None
+        assert self._container is not None
         for packet in self._video.encode(None):
             self._container.mux(packet)
         self._container.close()
         self._container = None
-        os.replace(self._tmp, self.output)
-        self._tmp = None
-        return self.output
+        return self._file.commit()
 
     # -- setup -----------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -132,8 +122,10 @@ class VideoWriter:
             options["cq"] = str(plan.crf)
         if plan.preset:
             options["preset"] = plan.preset
-        if plan.codec == "libx265":
-            options.setdefault("x265-params", "log-level=error")
+        # HDR10 static metadata go into the new bitstream (SEI messages / metadata OBUs)
+        params = (["log-level=error"] if plan.codec == "libx265" else []) + encoder_hdr_params(plan.codec, info.hdr)
+        if params:
+            options[HDR_ENCODERS[plan.codec]] = ":".join(params)
         try:
             video = out.add_stream(plan.codec, rate=rate, options=options)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -154,6 +146,8 @@ class VideoWriter:
         video.disposition = in_video.disposition
         if info.rotation:
             video.set_display_rotation(info.rotation)
+        if plan.codec == "libx265" and self.output.suffix.lower() in _MP4_FAMILY:
+            cc.codec_tag = "hvc1"  # parameter sets in the sample entry: what Apple players require
         self._video = video
 
     # -- writing -----------------------------------------------------------------------------------

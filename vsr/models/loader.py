@@ -19,13 +19,13 @@ import json
 import os
 import pickle
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from vsr.atomic import atomic_path
 from vsr.errors import ModelError
 from vsr.models import detect as _detect
 from vsr.models import registry, zoo
@@ -296,17 +296,11 @@ def save(model: nn.Module, path: str | Path, *, notes: dict[str, str] | None = N
     meta = {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if path.suffix == ".safetensors":
             from safetensors.torch import save_file
 
-            save_file(state, tmp, metadata={**(notes or {}), META_KEY: json.dumps(meta)})
+            save_file(state, str(tmp), metadata={**(notes or {}), META_KEY: json.dumps(meta)})
         else:
-            torch.save({"params": state, META_KEY: meta}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            torch.save({"params": state, META_KEY: meta}, str(tmp))
     return path

@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from vsr.atomic import replace_into, write_bytes
 from vsr.errors import ModelError
 from vsr.models.registry import ModelEntry
 
@@ -206,8 +207,8 @@ def download(
                 f"sha256 mismatch for {entry.name} from {source}: expected {expected}, got {digest}; "
                 f"nothing was kept{hint}"
             )
-        os.replace(part, target)
-        target.with_name(target.name + ".sha256").write_text(f"{digest}  {target.name}\n")
+        replace_into(part, target)
+        write_bytes(target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n".encode())
         return target
     raise ModelError(f"could not download {entry.name}: {'; '.join(errors)}")
 

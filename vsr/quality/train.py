@@ -398,24 +398,23 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
     )
 
     def save_checkpoint() -> None:
-        tmp = ckpt_path.with_suffix(".tmp")
+        from vsr.atomic import atomic_path
+
         extra = {"gan": gan.state_dict()} if gan is not None else {}
-        torch.save(
-            {
-                **extra,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict(),
-                "step": step,
-                "best_psnr": best,
-                "history": history,
-                "rng": _rng_state(),
-                "config": asdict(cfg),
-            },
-            str(tmp),
-        )
-        tmp.replace(ckpt_path)
+        state = {
+            **extra,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(),
+            "step": step,
+            "best_psnr": best,
+            "history": history,
+            "rng": _rng_state(),
+            "config": asdict(cfg),
+        }
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(state, str(tmp))
 
     val_psnr = None
     model.train()

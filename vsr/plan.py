@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from vsr.backends.precision import PrecisionChoice, choose_precision
 from vsr.config import CODECS, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.probe import VideoInfo, probe
@@ -57,6 +58,7 @@ class Plan:
     deinterlace: str = "auto"
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
+    precision_reason: str = ""  # why this precision (vsr.backends.precision)
 
     @property
     def is_resampler(self) -> bool:
@@ -181,8 +183,8 @@ def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str 
     return name, scales[scale], scale, sorted(scales)
 
 
-def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
-    """(backend, device, precision, reason) for a learned model."""
+def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str]:
+    """(backend, device, precision and why, reason) for a learned model."""
     import torch
 
     requested_cuda = opts.device.startswith("cuda")
@@ -213,10 +215,8 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
         else:
             backend = "torch"
             reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    precision = opts.precision
-    if precision == "auto":
-        precision = "fp16" if on_cuda else "fp32"
-    if precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
+    precision = choose_precision(opts.precision, device)
+    if precision.precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
         raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
     return backend, device, precision, reason
 
@@ -246,7 +246,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         width, height, sar, label = even(info.width * model_scale), even(info.height * model_scale), info.sar, f"x{model_scale}"
 
     if source is None:
-        backend, device, precision, reason = "swscale", "cpu", "fp32", "non-learned resampler: FFmpeg's swscale"
+        backend, device, reason = "swscale", "cpu", "non-learned resampler: FFmpeg's swscale"
+        precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
         if opts.backend == "tensorrt":
             raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend tensorrt needs a network model")
         resample = f"{model} {info.width}x{info.height} -> {width}x{height} (swscale)"
@@ -279,7 +280,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         resample=resample,
         backend=backend,
         device=device,
-        precision=precision,
+        precision=precision.precision,
+        precision_reason=precision.reason,
         backend_reason=reason,
         batch=batch,
         tile=opts.tile,

@@ -51,6 +51,7 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
+        ("precision", f"{plan.precision} — {plan.precision_reason}"),
         ("deinterlace", _deinterlace_note(plan)),
         ("batch", str(plan.batch)),
         ("tile", f"{plan.tile} (overlap {plan.tile_overlap})" if plan.tile else "whole frames"),

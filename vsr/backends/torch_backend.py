@@ -130,7 +130,7 @@ class TorchBackend(Backend):
 
         ``levels`` is scaled in place; ``model_in`` (same shape, the model's dtype) is reused as the
         model's input when given."""
-        x = levels.to(self.device).mul_(1.0 / RGB16_MAX)
+        x = levels.to(self.device).div_(RGB16_MAX)
         if x.dtype != self.dtype:
             x = model_in.copy_(x) if model_in is not None else x.to(self.dtype)
         y = self._tiler(x.contiguous(memory_format=torch.channels_last))

@@ -34,8 +34,8 @@ def test_eval_bicubic_json_shape(hr_dir):
     r = CliRunner().invoke(eval_command, [str(hr_dir), "--scale", "2", "--model", "bicubic", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    assert set(data) == {"psnr_y", "ssim_y", "scale", "model", "images"}
-    assert data["scale"] == 2 and data["model"] == "bicubic"
+    assert set(data) == {"psnr_y", "ssim_y", "scale", "model", "degrade", "seed", "precision", "images"}
+    assert data["scale"] == 2 and data["model"] == "bicubic" and data["degrade"] == "clean"
     assert [im["name"] for im in data["images"]] == ["grey", "im0", "im1"]
     assert all(set(im) == {"name", "psnr_y", "ssim_y"} for im in data["images"])
     assert data["psnr_y"] == pytest.approx(np.mean([im["psnr_y"] for im in data["images"]]), abs=1e-3)

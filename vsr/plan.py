@@ -215,10 +215,22 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         else:
             backend = "torch"
             reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    precision = choose_precision(opts.precision, device)
-    if precision.precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
+    return backend, device, precision_choice(opts.precision, device), reason
+
+
+def precision_choice(requested: str, device: str) -> PrecisionChoice:
+    """The precision a learned model runs in on ``device`` (``auto`` resolved) and why."""
+    import torch
+
+    choice = choose_precision(requested, device)
+    if choice.precision == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
         raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
-    return backend, device, precision, reason
+    return choice
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """The precision a learned model runs in on ``device`` (``auto`` resolved); used by upscale and eval."""
+    return precision_choice(requested, device).precision
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:

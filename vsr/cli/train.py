@@ -29,11 +29,18 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--step-every", type=int, default=200_000, show_default=True, help="Step schedule: halve the LR every N steps.")
 @click.option("--warmup", type=int, default=0, show_default=True)
 @click.option("--loss", type=click.Choice(["l1", "l2"]), default="l1", show_default=True)
+@click.option("--degrade", default="", metavar="SPEC",
+              help="Train on degraded LR: a preset (archive, heavy) or a spec such as 'blur=0.2:2.0,h264=20:32' "
+                   "(see vsr.quality.degrade); LR versions are made once per run from --seed.")
+@click.option("--degrade-variants", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Degraded LR versions made per training image (--degrade).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--threads", type=int, default=0, show_default=True, help="torch CPU threads (0 = torch default).")
 @click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Held-out HR folder for validation PSNR (paper protocol).")
+@click.option("--val-degrade", default="", metavar="SPEC",
+              help="Degrade the validation LR like `vsr eval --degrade SPEC --seed 0` (model selection on archive-like input).")
 @click.option("--val-every", type=int, default=500, show_default=True)
 @click.option("--ckpt-every", type=int, default=200, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")

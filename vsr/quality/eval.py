@@ -20,6 +20,7 @@ from vsr.quality.matlab_resize import imresize
 from vsr.quality.metrics import psnr_y, ssim_y
 
 
+
 @dataclass
 class ImageResult:
     name: str
@@ -32,6 +33,9 @@ class EvalResult:
     model: str
     scale: int
     images: list[ImageResult]
+    degrade: str = "clean"
+    seed: int = 0
+    precision: str = "fp32"
 
     @property
     def psnr_y(self) -> float:
@@ -47,6 +51,9 @@ class EvalResult:
             "ssim_y": round(self.ssim_y, 5),
             "scale": self.scale,
             "model": self.model,
+            "degrade": self.degrade,
+            "seed": self.seed,
+            "precision": self.precision,
             "images": [{"name": r.name, "psnr_y": round(r.psnr_y, 4), "ssim_y": round(r.ssim_y, 5)} for r in self.images],
         }
 
@@ -74,39 +81,69 @@ def resolve_model(name: str | None, scale: int) -> tuple[str, str]:
     return "torch", scales[scale]
 
 
+def sr_image(model, lr: np.ndarray, device, amp_dtype=None) -> np.ndarray:
+    """Run the model on one uint8 RGB image; output uint8 (rounded and clamped, like the papers).
+
+    The input is cast to the model's own dtype (a model cast to bf16/fp16 runs in it); ``amp_dtype``
+    runs an fp32 model under autocast instead (training's validation)."""
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div_(255.0)[None]
+    x = x.to(device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
+                                         enabled=amp_dtype is not None):
+        y = model(x)
+    y = y.float().mul_(255.0).round_().clamp_(0, 255)
+    return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+
+
 def evaluate(
     hr_dir: str | Path,
     scale: int,
     model: str | None = None,
     *,
     lr_dir: str | Path | None = None,
+    degrade: str | None = None,
+    seed: int = 0,
     device: str = "auto",
+    precision: str = "fp32",
     on_image: Callable[[ImageResult], None] | None = None,
 ) -> EvalResult:
+    """Mean PSNR/SSIM of ``model`` on ``hr_dir``; the LR (made or read from ``lr_dir``) is degraded by
+    ``degrade`` (a :mod:`vsr.quality.degrade` spec), each image from its own seeded generator."""
+    from vsr.quality.degrade import image_rng, parse
+
     kind, source = resolve_model(model, scale)
+    degradation = parse(degrade)
     pairs = load_pairs(hr_dir, scale, lr_dir)
     label = model or source
     results = []
     if kind == "resample":
         run = lambda lr: imresize(lr, float(scale), method=source)  # noqa: E731
+        precision = "fp64"
     else:
         import torch
 
         from vsr.models import load
-        from vsr.quality.train import sr_image
+        from vsr.plan import resolve_precision
 
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-        net = load(source).eval().to(dev)
+        precision = resolve_precision(precision, str(dev))
+        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        net = load(source).eval().to(dev).to(dtype).to(memory_format=torch.channels_last)
         net_scale = getattr(net, "scale", scale)
         if net_scale != scale:
             raise UsageError(f"model {label!r} upscales x{net_scale}, but --scale is {scale}")
         run = lambda lr: sr_image(net, lr, dev)  # noqa: E731
     for p in pairs:
-        sr = run(p.lr)
+        lr = p.lr if degradation.is_clean else degradation(p.lr, image_rng(seed, p.name))
+        sr = run(lr)
         if sr.shape != p.hr.shape:
             raise ModelError(f"{label}: output {sr.shape} for {p.name}, expected {p.hr.shape}")
         r = ImageResult(p.name, psnr_y(sr, p.hr, scale), ssim_y(sr, p.hr, scale))
         results.append(r)
         if on_image:
             on_image(r)
-    return EvalResult(model=str(label), scale=scale, images=results)
+    return EvalResult(model=str(label), scale=scale, images=results, degrade=degradation.spec or "clean",
+                      seed=seed, precision=precision)

@@ -48,10 +48,13 @@ class TrainConfig:
     warmup: int = 0
     betas: tuple[float, float] = (0.9, 0.999)
     loss: str = "l1"
+    degrade: str = ""  # vsr.quality.degrade spec or preset applied to the LR images ("" = clean)
+    degrade_variants: int = 8  # degraded versions made once per training image (patches crop from them)
     seed: int = 0
     workers: int = 0
     threads: int = 0  # torch.set_num_threads when > 0
     val_dir: str | None = None
+    val_degrade: str = ""  # degrade the validation LR like `vsr eval --degrade SPEC --seed 0`
     val_every: int = 500
     ckpt_every: int = 200
     device: str = "auto"
@@ -77,12 +80,16 @@ class TrainConfig:
 
 
 class PatchDataset(torch.utils.data.Dataset):
-    """Sample ``k`` -> (lr, hr) float tensors in [0, 1], CHW; HR patch = ``patch * scale``."""
+    """Sample ``k`` -> (lr, hr) float tensors in [0, 1], CHW; HR patch = ``patch * scale``.
 
-    def __init__(self, hrs: list[np.ndarray], lrs: list[np.ndarray], *, scale: int, patch: int, seed: int) -> None:
+    ``lrs[i]`` holds one or more LR versions of ``hrs[i]`` (clean, or degraded variants); a sample
+    picks its image, version, crop and augmentation from ``default_rng([seed, k])``."""
+
+    def __init__(self, hrs: list[np.ndarray], lrs: list[list[np.ndarray]], *, scale: int, patch: int,
+                 seed: int) -> None:
         self.hrs, self.lrs = hrs, lrs
         self.scale, self.patch, self.seed = scale, patch, seed
-        sizes = np.array([lr.shape[0] * lr.shape[1] for lr in lrs], dtype=np.float64)
+        sizes = np.array([v[0].shape[0] * v[0].shape[1] for v in lrs], dtype=np.float64)
         self.cum = np.cumsum(sizes / sizes.sum())  # pick images in proportion to their area
 
     def __len__(self) -> int:  # the sampler decides; large enough for any run
@@ -91,7 +98,8 @@ class PatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(k)])
         i = min(int(np.searchsorted(self.cum, rng.random())), len(self.lrs) - 1)
-        lr_img, hr_img = self.lrs[i], self.hrs[i]
+        versions, hr_img = self.lrs[i], self.hrs[i]
+        lr_img = versions[int(rng.integers(len(versions)))] if len(versions) > 1 else versions[0]
         p, s = self.patch, self.scale
         y = int(rng.integers(0, lr_img.shape[0] - p + 1))
         x = int(rng.integers(0, lr_img.shape[1] - p + 1))
@@ -120,9 +128,17 @@ class RangeSampler(torch.utils.data.Sampler):
 
 
 def load_training_images(
-    folders: tuple[str, ...] | list[str], scale: int, patch: int, max_images: int = 0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Read HR images, mod-crop, and precompute their MATLAB-bicubic LR once (kept in memory)."""
+    folders: tuple[str, ...] | list[str], scale: int, patch: int, max_images: int = 0, *,
+    degrade: str = "", variants: int = 8, seed: int = 0,
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """Read HR images, mod-crop, and make their MATLAB-bicubic LR once (kept in memory).
+
+    With ``degrade`` (a :mod:`vsr.quality.degrade` spec), each image gets ``variants`` degraded
+    versions of its LR instead, version ``v`` of image ``i`` drawn from ``default_rng([seed, i, v])``
+    (a cache built once per run, the same on every run and resume)."""
+    from vsr.quality.degrade import parse
+
+    degradation = parse(degrade)
     files: list[Path] = []
     for f in folders:
         files += list_images(f)
@@ -133,8 +149,13 @@ def load_training_images(
         hr = mod_crop(read_rgb(path), scale)
         if hr.shape[0] < patch * scale or hr.shape[1] < patch * scale:
             continue
+        lr = make_lr(hr, scale)
+        i = len(hrs)
         hrs.append(hr)
-        lrs.append(make_lr(hr, scale))
+        if degradation.is_clean:
+            lrs.append([lr])
+        else:
+            lrs.append([degradation(lr, np.random.default_rng([seed, i, v])) for v in range(max(1, variants))])
     if not hrs:
         raise InputError(f"no training image is at least {patch * scale}px on each side in {', '.join(folders)}")
     return hrs, lrs
@@ -225,20 +246,8 @@ def export_safetensors(model: nn.Module, path: str | Path, metadata: dict[str, s
 # ---------------------------------------------------------------------------------------- validation
 
 
-@torch.no_grad()
-def sr_image(model: nn.Module, lr: np.ndarray, device: torch.device, amp_dtype: torch.dtype | None = None) -> np.ndarray:
-    """Run the model on one uint8 RGB image; output uint8 (rounded and clamped, like the papers)."""
-    x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div_(255.0)[None].to(device)
-    if amp_dtype is not None:
-        with torch.autocast(device_type=device.type, dtype=amp_dtype):
-            y = model(x)
-    else:
-        y = model(x)
-    y = y.float().mul_(255.0).round_().clamp_(0, 255)
-    return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
-
-
 def validate(model: nn.Module, pairs, scale: int, device: torch.device, amp_dtype=None) -> float:
+    from vsr.quality.eval import sr_image
     from vsr.quality.metrics import psnr_y
 
     was_training = model.training
@@ -391,13 +400,21 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
         emit("log", {"message": f"resumed from {ckpt_path} at step {step}"})
 
     t0 = time.time()
-    hrs, lrs = load_training_images(cfg.data, cfg.scale, cfg.patch, cfg.max_images)
-    emit("log", {"message": f"{len(hrs)} training images, LR precomputed in {time.time() - t0:.1f}s"})
+    hrs, lrs = load_training_images(cfg.data, cfg.scale, cfg.patch, cfg.max_images, degrade=cfg.degrade,
+                                    variants=cfg.degrade_variants, seed=cfg.seed)
+    kind = f"{len(lrs[0])} LR versions each degraded by {cfg.degrade!r}" if cfg.degrade else "LR"
+    emit("log", {"message": f"{len(hrs)} training images, {kind} precomputed in {time.time() - t0:.1f}s"})
     val_pairs = None
     if cfg.val_dir:
         from vsr.quality.datasets import load_pairs
 
         val_pairs = load_pairs(cfg.val_dir, cfg.scale)
+        if cfg.val_degrade:
+            from vsr.quality.degrade import image_rng, parse
+
+            val_degradation = parse(cfg.val_degrade)
+            for p in val_pairs:  # the same LR as `vsr eval --degrade SPEC --seed 0` gives
+                p.lr = val_degradation(p.lr, image_rng(0, p.name))
 
     ds = PatchDataset(hrs, lrs, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
     loader = torch.utils.data.DataLoader(

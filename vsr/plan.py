@@ -59,6 +59,7 @@ class Plan:
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
+    skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
 
     @property
     def is_resampler(self) -> bool:
@@ -294,6 +295,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         device=device,
         precision=precision.precision,
         precision_reason=precision.reason,
+        skip_duplicates=opts.skip_duplicates and source is not None,
         backend_reason=reason,
         batch=batch,
         tile=opts.tile,

@@ -36,6 +36,8 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output file (default: <stem>.<target>.<ext> beside the input).")
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 @click.option("--strict", is_flag=True, help="Fail on damaged input instead of processing what decodes.")
+@click.option("--skip-duplicates/--no-skip-duplicates", default=True, show_default=True,
+              help="Reuse the previous output for a frame that repeats the previous picture (animation, static shots).")
 @click.option("--engine-dir", type=click.Path(path_type=Path), default=None, help="TensorRT engine cache directory.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
@@ -71,8 +73,9 @@ def upscale(quiet: bool, as_json: bool, with_estimate: bool, debug: bool, **kwar
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
+        reused = f", {result.reused} repeated frames reused" if result.reused else ""
         versus = f"; estimated {guess.seconds:.1f} s" if guess and guess.seconds is not None else ""
-        click.echo(f"vsr: wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps{versus})", err=True)
+        click.echo(f"vsr: wrote {result.output}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps{versus}){reused}", err=True)
     if as_json:
         summary = {
             "output": result.output, "frames": result.frames, "seconds": round(result.seconds, 3),
@@ -80,6 +83,7 @@ def upscale(quiet: bool, as_json: bool, with_estimate: bool, debug: bool, **kwar
             "model_scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
             "precision": plan.precision, "codec": plan.codec, "pix_fmt": plan.pix_fmt,
             "damaged_packets": result.decode.damaged_packets, "deinterlaced": result.deinterlaced,
+            "reused_duplicates": result.reused,
             "warnings": [*plan.notes, *result.warnings],
             "estimate": guess and guess.to_dict(),
         }

@@ -46,23 +46,35 @@ def write_on_twos(path, pictures: list[int], rate: int = 24) -> None:
 
 def test_same_picture_threshold_size_and_format() -> None:
     a = _frame(_picture(0))
-    nudged = _picture(0).copy()
-    nudged[0, 0] += 1
     assert same_picture(a, _frame(_picture(0)))
-    assert same_picture(a, _frame(nudged))  # one code: within the threshold
-    nudged[0, 0] += 1
-    assert not same_picture(a, _frame(nudged))
+    speck = _picture(0).copy()
+    speck[40, 40] = min(255, int(speck[40, 40]) + 100)  # one sample off by 100: 0.39 code over its block
+    assert same_picture(a, _frame(speck))
+    speck[40, 41] = min(255, int(speck[40, 41]) + 100)  # two: 0.78 code, a visible change
+    assert not same_picture(a, _frame(speck))
+    brighter = _picture(0).copy()
+    brighter[32:48, 48:64] += 1  # one whole block one code brighter
+    assert not same_picture(a, _frame(brighter))
     assert not same_picture(a, _frame(_picture(1)))
     assert not same_picture(a, _frame(np.zeros((48, 80), np.uint8)))  # size change
     assert not same_picture(a, a.reformat(format="yuv444p"))  # format change
-    assert same_picture(_frame(_picture(0)).reformat(format="yuv420p10le"), _frame(_picture(0)).reformat(format="yuv420p10le"))
+    deep = _frame(_picture(0)).reformat(format="yuv420p10le")
+    assert same_picture(deep, _frame(_picture(0)).reformat(format="yuv420p10le"))
+    assert not same_picture(deep, _frame(_picture(1)).reformat(format="yuv420p10le"))
 
 
 def test_a_slow_fade_does_not_accumulate() -> None:
-    """Each frame is one code brighter than the one before: the reference is the last computed frame."""
+    """Frame k has 40k samples of one block a code brighter: each differs from the one before by
+    0.16 code, but the reference is the last computed frame, so the drift starts a new one."""
     skipper = DuplicateSkipper()
-    admitted = [skipper.admit(_frame(np.full((48, 64), 100 + k, np.uint8))) for k in range(6)]
-    assert admitted == [True, False, True, False, True, False]
+    admitted = []
+    for k in range(7):
+        img = np.full((48, 64), 100, np.uint8)
+        block = img[:16, :16].reshape(-1)  # a copy of the block
+        block[: 40 * k] += 1
+        img[:16, :16] = block.reshape(16, 16)
+        admitted.append(skipper.admit(_frame(img)))
+    assert admitted == [True, False, False, False, True, False, False]
 
 
 def test_disabled_admits_everything() -> None:

@@ -1,11 +1,14 @@
 """Repeated pictures run through the model once (animation drawn on twos/threes, static shots).
 
-A decoded frame whose planes differ from the last frame the model ran on by at most
-``MAX_DIFFERENCE`` code values (8-bit scale) at every sample, with the same size and pixel format,
-is not sent to the model: its output is a copy of that frame's output with its own timestamp.
+A decoded frame with the same size and pixel format as the last frame the model ran on, whose
+planes differ from it by at most ``MAX_MEAN_DIFFERENCE`` code values (8-bit scale) on average over
+every 16x16 block of luma (8x8 of 4:2:0 chroma), is not sent to the model: its output is a copy of
+that frame's output with its own timestamp. Lossy codecs do not repeat a held drawing exactly (a
+P-frame refines the picture: a few samples off by up to ~45 codes, block means up to ~3 codes on
+x264 crf 18), while the quietest real footage we have (a near-static camera shot) differs by more
+than 1 code in some block from frame to frame; half a code keeps real footage out.
 Comparing with the last frame the model saw (not with the previous frame) keeps a slow drift, such
-as a fade, from accumulating: a reused output is never more than the threshold away from the frame
-it stands for.
+as a fade, from accumulating.
 
 ``DuplicateSkipper`` is shared by two threads: the batcher calls ``admit`` for every decoded frame
 in order, the writer calls ``emit`` with each batch of model outputs and ``finish`` at the end; a
@@ -21,7 +24,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
-MAX_DIFFERENCE = 1  # code values on the 8-bit scale (scaled up for deeper formats)
+MAX_MEAN_DIFFERENCE = 0.5  # code values on the 8-bit scale, mean over a block
+BLOCK = 16  # luma block side; subsampled planes use proportionally smaller blocks
 _MODEL = object()  # decision: this frame goes through the model
 
 
@@ -36,15 +40,26 @@ def _plane_samples(frame: av.VideoFrame, index: int) -> np.ndarray:
     return rows[:, :row_samples]
 
 
-def same_picture(a: av.VideoFrame, b: av.VideoFrame, max_difference: int = MAX_DIFFERENCE) -> bool:
-    """True when ``b`` repeats ``a``: same size and format, every sample within the threshold."""
+def _block_means_within(x: np.ndarray, y: np.ndarray, block_h: int, block_w: int, limit: float) -> bool:
+    diff = (np.maximum(x, y) - np.minimum(x, y)).astype(np.int32)
+    rows, cols = range(0, diff.shape[0], block_h), range(0, diff.shape[1], block_w)
+    sums = np.add.reduceat(np.add.reduceat(diff, rows, axis=0), cols, axis=1)
+    heights = np.diff([*rows, diff.shape[0]])
+    widths = np.diff([*cols, diff.shape[1]])
+    return bool((sums <= limit * np.outer(heights, widths)).all())
+
+
+def same_picture(a: av.VideoFrame, b: av.VideoFrame, max_mean_difference: float = MAX_MEAN_DIFFERENCE) -> bool:
+    """True when ``b`` repeats ``a``: same size and format, every block within the threshold."""
     if (a.width, a.height, a.format.name) != (b.width, b.height, b.format.name):
         return False
     bits = max(c.bits for c in a.format.components)
-    limit = max_difference << max(0, bits - 8)
-    for index in range(len(a.planes)):
+    limit = max_mean_difference * (1 << max(0, bits - 8))
+    for index, plane in enumerate(a.planes):
         x, y = _plane_samples(a, index), _plane_samples(b, index)
-        if int((np.maximum(x, y) - np.minimum(x, y)).max(initial=0)) > limit:
+        block_h = max(2, BLOCK * plane.height // a.height)
+        block_w = max(2, BLOCK * x.shape[1] // max(a.width, 1))
+        if x.size and not _block_means_within(x, y, block_h, block_w, limit):
             return False
     return True
 
@@ -67,8 +82,8 @@ def copy_frame(frame: av.VideoFrame, pts: int | None, time_base: Fraction | None
 class DuplicateSkipper:
     """Decides which decoded frames the model must see and puts the reused outputs back in order."""
 
-    def __init__(self, enabled: bool = True, max_difference: int = MAX_DIFFERENCE) -> None:
-        self.enabled, self.max_difference = enabled, max_difference
+    def __init__(self, enabled: bool = True, max_mean_difference: float = MAX_MEAN_DIFFERENCE) -> None:
+        self.enabled, self.max_mean_difference = enabled, max_mean_difference
         self.reused = 0
         self._reference: av.VideoFrame | None = None  # last frame sent to the model
         self._decisions: collections.deque = collections.deque()
@@ -76,7 +91,7 @@ class DuplicateSkipper:
 
     def admit(self, frame: av.VideoFrame) -> bool:
         """True: run ``frame`` through the model. False: its output will be the previous one's."""
-        if self.enabled and self._reference is not None and same_picture(self._reference, frame, self.max_difference):
+        if self.enabled and self._reference is not None and same_picture(self._reference, frame, self.max_mean_difference):
             self._decisions.append((frame.pts, frame.time_base))
             return False
         self._reference = frame

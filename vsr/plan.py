@@ -216,22 +216,12 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         else:
             backend = "torch"
             reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    return backend, device, precision_choice(opts.precision, device), reason
-
-
-def precision_choice(requested: str, device: str) -> PrecisionChoice:
-    """The precision a learned model runs in on ``device`` (``auto`` resolved) and why."""
-    import torch
-
-    choice = choose_precision(requested, device)
-    if choice.precision == "bf16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
-        raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
-    return choice
+    return backend, device, choose_precision(opts.precision, device), reason
 
 
 def resolve_precision(requested: str, device: str) -> str:
     """The precision a learned model runs in on ``device`` (``auto`` resolved); used by upscale and eval."""
-    return precision_choice(requested, device).precision
+    return choose_precision(requested, device).precision
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:

@@ -2,8 +2,8 @@
 
 On a CUDA GPU ``auto`` is fp16. On a CPU it is bf16 where the CPU computes bf16 natively
 (AVX512-BF16 or AMX instructions, read from /proc/cpuinfo) and PyTorch's oneDNN can use it; there
-bf16 runs about twice as fast as fp32 (see benchmarks/RESULTS.md) for a measured quality cost below
-0.05 dB PSNR on Set5/Set14 x2. Everywhere else (older x86, ARM, no /proc/cpuinfo) it is fp32:
+EDSR-baseline x2 runs 2.1x as fast as in fp32 (model only; 1.9-2.0x end to end) and its Set5/Set14
+PSNR moves by less than 0.02 dB (benchmarks/RESULTS.md). Everywhere else (older x86, ARM, no /proc/cpuinfo) it is fp32:
 emulated bf16 is slower than fp32 there.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+
+from vsr.errors import BackendError
 
 # /proc/cpuinfo flags of x86 instructions that compute bf16 dot products in hardware.
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -58,6 +60,11 @@ def native_bf16(flags: frozenset[str], torch_bf16: bool) -> str | None:
 def choose_precision(requested: str, device: str, *, flags: frozenset[str] | None = None,
                      torch_bf16: bool | None = None) -> PrecisionChoice:
     """The precision to run in on ``device`` for ``--precision requested`` (auto|fp32|fp16|bf16)."""
+    if requested == "bf16" and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
     if requested != "auto":
         return PrecisionChoice(requested, f"asked for with --precision {requested}")
     if device.startswith("cuda"):
@@ -66,7 +73,7 @@ def choose_precision(requested: str, device: str, *, flags: frozenset[str] | Non
     torch_bf16 = _torch_cpu_bf16() if torch_bf16 is None else torch_bf16
     evidence = native_bf16(flags, torch_bf16)
     if evidence:
-        return PrecisionChoice("bf16", f"CPU computes bf16 natively ({evidence}): about 2x fp32, <= 0.05 dB PSNR cost")
+        return PrecisionChoice("bf16", f"CPU computes bf16 natively ({evidence}): ~2x fp32, PSNR within 0.02 dB (benchmarks/RESULTS.md)")
     if not torch_bf16:
         return PrecisionChoice("fp32", "PyTorch has no bf16 path on this CPU")
     return PrecisionChoice("fp32", "CPU has no native bf16 (no avx512_bf16/amx_bf16 flag): bf16 would be emulated, slower than fp32")

@@ -2,7 +2,8 @@
 
 The configurations take turns (round-robin, ``--rounds`` times) and the fastest round of each is
 kept, so a shared, noisy machine penalises them alike; GFLOP/s uses the model's counted FLOPs
-(``vsr.bench.conv_flops``: 2·9·Cin·Cout per output pixel of each 3x3 conv).
+(``vsr.bench.conv_flops``: 2·9·Cin·Cout per output pixel of each 3x3 conv). malloc keeps freed
+pages, as in the CPU backend (``vsr.backends.cpu_memory``).
 
     python benchmarks/cpu_precision.py --model edsr-baseline-x2 --size 640x360 --rounds 3
 """
@@ -15,6 +16,7 @@ import time
 
 import torch
 
+from vsr.backends.cpu_memory import keep_freed_memory
 from vsr.bench import conv_flops
 from vsr.models import load
 
@@ -26,6 +28,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--configs", default="fp32:nchw,fp32:nhwc,bf16:nchw,bf16:nhwc")
     args = parser.parse_args()
+    keep_freed_memory()  # as the CPU backend does
     width, height = (int(v) for v in args.size.split("x"))
     source = args.model  # vsr.models.load takes registry names and paths
     base = load(source).eval()

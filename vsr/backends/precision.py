@@ -2,7 +2,7 @@
 
 On a CUDA GPU ``auto`` is fp16. On a CPU it is bf16 where the CPU computes bf16 natively
 (AVX512-BF16 or AMX instructions, read from /proc/cpuinfo) and PyTorch's oneDNN can use it: there
-EDSR-baseline x2 runs 2.1x as fast as in fp32 (model only; 1.6-2.4x end to end on a shared machine)
+EDSR-baseline x2 runs 1.8-2.6x as fast as in fp32 (model only; 1.6-2.4x end to end on a shared machine)
 and its Set5/Set14 PSNR moves by less than 0.02 dB (benchmarks/RESULTS.md). Everywhere else (older
 x86, ARM, no /proc/cpuinfo) it is fp32: oneDNN emulates bf16 there, slower than fp32.
 """

@@ -31,7 +31,7 @@ class Estimate:
     seconds: float | None  # whole run (model time + loading it); None when the frame count is unknown
     device: str
     precision: str
-    calibration: str  # what was timed, e.g. "256x256 tile x3 in 0.61 s"
+    calibration: str  # what was timed, e.g. "256x512 tile, median of 2: 0.610 s"
     advice: str | None = None  # what would be faster, when the run is long on a CPU
 
     def describe(self) -> str:

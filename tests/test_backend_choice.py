@@ -9,6 +9,7 @@ import pytest
 
 from conftest import listing, one_line_error
 from vsr.backends.availability import tensorrt_problem
+from vsr.backends.precision import choose_precision
 from vsr.config import UpscaleOptions
 from vsr.plan import make_plan
 
@@ -21,8 +22,10 @@ def cpu_plan(clip, model, **opts):
 
 def test_auto_on_this_machine_is_pytorch_with_the_reason(make_clip, edsr_checkpoint, tmp_path) -> None:
     plan = cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint)
-    assert (plan.backend, plan.device, plan.precision) == ("torch", "cpu", "fp32")
+    expected = choose_precision("auto", "cpu")  # bf16 where this CPU has avx512_bf16/amx (tests/test_precision.py)
+    assert (plan.backend, plan.device, plan.precision) == ("torch", "cpu", expected.precision)
     assert plan.backend_reason.startswith("PyTorch on CPU")
+    assert plan.precision_reason == expected.reason
 
 
 def test_tensorrt_problems_name_the_fix() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vsr.backends.precision import choose_precision
 from vsr.config import TARGETS, UpscaleOptions
 from vsr.errors import UsageError, VsrError
 from vsr.io.probe import ColourInfo, VideoInfo
@@ -313,7 +314,8 @@ def test_checkpoint_plan(edsr_checkpoint):
     plan = plan_for(info(64, 48), model=str(edsr_checkpoint), scale=2, device="cpu")
     assert plan.model_scale == 2
     assert not plan.is_resampler
-    assert plan.backend == "torch" and plan.device == "cpu" and plan.precision == "fp32"
+    assert plan.backend == "torch" and plan.device == "cpu"
+    assert plan.precision == choose_precision("auto", "cpu").precision  # bf16 on CPUs with avx512_bf16/amx
     assert plan.resample == "none"
     assert (plan.width, plan.height) == (128, 96)
 

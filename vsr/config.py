@@ -55,3 +55,4 @@ class UpscaleOptions:
     strict: bool = False
     deinterlace: str = "auto"  # auto: frames flagged interlaced; on: all; off: none
     engine_dir: Path | None = None
+    skip_duplicates: bool = True  # repeated pictures reuse the previous output (vsr.duplicates)

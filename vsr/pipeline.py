@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import av
 
 from vsr.backends.base import create_backend
+from vsr.duplicates import DuplicateSkipper
 from vsr.errors import InputError
 from vsr.io.deinterlace import Deinterlacer
 from vsr.io.reader import DecodeStats, Section, VideoReader
@@ -41,6 +42,7 @@ class Result:
     decode: DecodeStats
     warnings: list[str] = field(default_factory=list)
     deinterlaced: int = 0
+    reused: int = 0  # repeated pictures whose output was copied instead of computed
 
     @property
     def fps(self) -> float:
@@ -103,6 +105,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     total = expected_frames(plan)
 
     deinterlacer = Deinterlacer(plan.deinterlace)
+    skipper = DuplicateSkipper(plan.skip_duplicates)
     reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
 
     def fail(exc: BaseException) -> None:
@@ -128,11 +131,11 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
                 batch = encode_q.get()
                 for packet in _drain(copy_q):
                     writer.copy(packet)
-                if batch is _END:
-                    break
-                for frame in batch:
+                for frame in skipper.finish() if batch is _END else skipper.emit(batch):
                     writer.write(frame)
                     written[0] += 1
+                if batch is _END:
+                    break
                 if on_progress:
                     on_progress(Progress(written[0], total, time.perf_counter() - started))
             for packet in _drain(copy_q):
@@ -146,6 +149,8 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
             item = frames_q.get()
             if item is _END:
                 break
+            if not skipper.admit(item):
+                continue
             batch.append(item)
             if len(batch) == plan.batch:
                 yield batch
@@ -188,7 +193,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     if stats.repaired_timestamps:
         warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
     return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings,
-                  deinterlacer.frames_deinterlaced)
+                  deinterlacer.frames_deinterlaced, skipper.reused)
 
 
 def _drain(q: queue.Queue) -> list:

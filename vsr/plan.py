@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from vsr.backends.precision import PrecisionChoice, choose_precision
 from vsr.config import CODECS, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.hdr import HDR_ENCODERS
@@ -66,6 +67,8 @@ class Plan:
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
     codec_basis: str = "option"  # key of CODEC_BASIS: why this encoder
+    precision_reason: str = ""  # why this precision (vsr.backends.precision)
+    skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
 
     @property
     def is_resampler(self) -> bool:
@@ -212,8 +215,8 @@ def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str 
     return name, scales[scale], scale, sorted(scales)
 
 
-def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
-    """(backend, device, precision, reason) for a learned model."""
+def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str]:
+    """(backend, device, precision and why, reason) for a learned model."""
     import torch
 
     requested_cuda = opts.device.startswith("cuda")
@@ -244,20 +247,12 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, str, str]:
         else:
             backend = "torch"
             reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    return backend, device, resolve_precision(opts.precision, device), reason
+    return backend, device, choose_precision(opts.precision, device), reason
 
 
 def resolve_precision(requested: str, device: str) -> str:
     """The precision a learned model runs in on ``device`` (``auto`` resolved); used by upscale and eval."""
-    import torch
-
-    on_cuda = device.startswith("cuda")
-    precision = requested
-    if precision == "auto":
-        precision = "fp16" if on_cuda else "fp32"
-    if precision == "bf16" and on_cuda and not torch.cuda.is_bf16_supported():
-        raise BackendError("this GPU does not support bf16: use --precision fp16 or fp32")
-    return precision
+    return choose_precision(requested, device).precision
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:
@@ -285,7 +280,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         width, height, sar, label = even(info.width * model_scale), even(info.height * model_scale), info.sar, f"x{model_scale}"
 
     if source is None:
-        backend, device, precision, reason = "swscale", "cpu", "fp32", "non-learned resampler: FFmpeg's swscale"
+        backend, device, reason = "swscale", "cpu", "non-learned resampler: FFmpeg's swscale"
+        precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
         if opts.backend == "tensorrt":
             raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend tensorrt needs a network model")
         resample = f"{model} {info.width}x{info.height} -> {width}x{height} (swscale)"
@@ -318,7 +314,9 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         resample=resample,
         backend=backend,
         device=device,
-        precision=precision,
+        precision=precision.precision,
+        precision_reason=precision.reason,
+        skip_duplicates=opts.skip_duplicates and source is not None,
         backend_reason=reason,
         batch=batch,
         tile=opts.tile,

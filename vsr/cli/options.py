@@ -41,6 +41,11 @@ def sizing_options(func):
     return func
 
 
+estimate_option = click.option(
+    "--estimate/--no-estimate", "with_estimate", default=True, show_default=True,
+    help="Time one tile of the model first and say how long the run will take (skipped for resamplers).")
+
+
 def options_from_kwargs(kwargs: dict) -> UpscaleOptions:
     device = kwargs.get("device", "auto")
     if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vsr.cli.common import debug_option, handle_errors
-from vsr.cli.options import options_from_kwargs, sizing_options
+from vsr.cli.options import estimate_option, options_from_kwargs, sizing_options
 
 
 @click.command()
@@ -25,16 +25,20 @@ from vsr.cli.options import options_from_kwargs, sizing_options
 @click.option("--duration", type=str, default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print streams and plan as JSON.")
+@estimate_option
 @debug_option
 @handle_errors
-def probe(as_json: bool, debug: bool, **kwargs) -> None:
+def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
     """Show INPUT's streams and the plan for upscaling it, without processing."""
+    from vsr.estimate import estimate
+    from vsr.pipeline import expected_frames
     from vsr.plan import CODEC_BASIS, make_plan
 
     plan = make_plan(options_from_kwargs({**kwargs, "overwrite": True}), check_paths=False)
     info = plan.source
+    guess = estimate(plan, expected_frames(plan)) if with_estimate else None
     if as_json:
-        click.echo(json.dumps(plan.to_dict(), default=str))
+        click.echo(json.dumps({**plan.to_dict(), "estimate": guess and guess.to_dict()}, default=str))
         return
     click.echo(f"{info.path} ({info.container})")
     for s in info.streams:
@@ -53,6 +57,7 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
+        ("precision", f"{plan.precision} — {plan.precision_reason}"),
         ("deinterlace", _deinterlace_note(plan)),
         ("batch", str(plan.batch)),
         ("tile", f"{plan.tile} (overlap {plan.tile_overlap})" if plan.tile else "whole frames"),
@@ -60,6 +65,8 @@ def probe(as_json: bool, debug: bool, **kwargs) -> None:
     if plan.start is not None or plan.duration is not None:
         rows.append(("section", f"start {plan.start or 0:g} s, duration {plan.duration or 'to end'}"))
     rows.append(("copied", ", ".join(f"#{i}" for i in plan.copy_streams) or "no other streams"))
+    if guess:
+        rows += [("estimate", f"{guess.describe()} [{guess.calibration}]")] + ([("faster", guess.advice)] if guess.advice else [])
     rows += [("note", note) for note in plan.notes]
     for key, value in rows:
         click.echo(f"  {key:<11} {value}")

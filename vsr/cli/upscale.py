@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from vsr.cli.common import debug_option, handle_errors
-from vsr.cli.options import options_from_kwargs, sizing_options
+from vsr.cli.options import estimate_option, options_from_kwargs, sizing_options
 from vsr.errors import Interrupted
 
 
@@ -36,15 +36,19 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output file (default: <stem>.<target>.<ext> beside the input).")
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 @click.option("--strict", is_flag=True, help="Fail on damaged input instead of processing what decodes.")
+@click.option("--skip-duplicates/--no-skip-duplicates", default=True, show_default=True,
+              help="Reuse the previous output for a frame that repeats the previous picture (animation, static shots).")
 @click.option("--engine-dir", type=click.Path(path_type=Path), default=None, help="TensorRT engine cache directory.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@estimate_option
 @debug_option
 @handle_errors
-def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
+def upscale(quiet: bool, as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
     """Upscale INPUT (e.g. vsr upscale movie.mp4 --to 4k)."""
     from vsr import pipeline
     from vsr.cli.progress import ProgressBar
+    from vsr.estimate import estimate
     from vsr.plan import make_plan
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="vsr: warning: %(message)s")
@@ -55,6 +59,11 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
                    f" (x{plan.model_scale}) on {plan.backend}/{plan.device} [{plan.backend_reason}]", err=True)
     for note in plan.notes:
         click.echo(f"vsr: warning: {note}", err=True)
+    guess = estimate(plan, pipeline.expected_frames(plan)) if with_estimate else None
+    if guess and not quiet:
+        click.echo(f"vsr: estimate: {guess.describe()}", err=True)
+        if guess.advice:
+            click.echo(f"vsr: {guess.advice}", err=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with ProgressBar(disabled=quiet) as bar:
@@ -64,7 +73,10 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
-        click.echo(f"vsr: wrote {Path(result.output).resolve()}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)", err=True)
+        reused = f", {result.reused} repeated frames reused" if result.reused else ""
+        versus = f"; estimated {guess.seconds:.1f} s" if guess and guess.seconds is not None else ""
+        click.echo(f"vsr: wrote {Path(result.output).resolve()}: {result.frames} frames in {result.seconds:.1f} s "
+                   f"({result.fps:.1f} fps{versus}){reused}", err=True)
     if as_json:
         summary = {
             "output": result.output, "frames": result.frames, "seconds": round(result.seconds, 3),
@@ -72,6 +84,8 @@ def upscale(quiet: bool, as_json: bool, debug: bool, **kwargs) -> None:
             "model_scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
             "precision": plan.precision, "codec": plan.codec, "pix_fmt": plan.pix_fmt,
             "damaged_packets": result.decode.damaged_packets, "deinterlaced": result.deinterlaced,
+            "reused_duplicates": result.reused,
             "warnings": [*plan.notes, *result.warnings],
+            "estimate": guess and guess.to_dict(),
         }
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -1,0 +1,64 @@
+"""The time estimate: a calibration of the real model before a run, shown by probe and upscale."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from vsr.config import UpscaleOptions
+from vsr.estimate import FASTER_ON_CPU, duration_text, estimate
+from vsr.plan import make_plan
+
+
+def _plan(clip, model, **opts):
+    return make_plan(UpscaleOptions(input=clip, model=str(model), device="cpu", **opts), check_paths=False)
+
+
+def test_estimate_scales_with_frames_and_says_what_it_timed(make_clip, edsr_checkpoint, tmp_path) -> None:
+    plan = _plan(make_clip(tmp_path / "in.mp4", size=(64, 48), frames=4), edsr_checkpoint)
+    guess = estimate(plan, 4)
+    assert guess is not None and guess.seconds_per_frame > 0
+    assert guess.seconds >= 4 * guess.seconds_per_frame
+    assert (guess.device, guess.precision, guess.frames) == ("cpu", plan.precision, 4)
+    assert guess.calibration.startswith("48x64 tile")  # the whole small frame is the calibration tile
+    assert guess.advice is None
+    assert f"for 4 frames on cpu, {plan.precision}" in guess.describe()
+    unknown = estimate(plan, None)
+    assert unknown.seconds is None and "frame count unknown" in unknown.describe()
+
+
+def test_tiled_plan_is_timed_on_its_own_tile(make_clip, edsr_checkpoint, tmp_path) -> None:
+    plan = _plan(make_clip(tmp_path / "in.mp4", size=(64, 48), frames=2), edsr_checkpoint, tile=32, tile_overlap=4)
+    assert estimate(plan, 2).calibration.startswith("32x32 tile")
+
+
+def test_hours_on_a_cpu_come_with_advice(make_clip, edsr_checkpoint, tmp_path) -> None:
+    plan = _plan(make_clip(tmp_path / "in.mp4", size=(64, 48), frames=2), edsr_checkpoint)
+    film = estimate(plan, 10**8)  # a hundred million frames of even a tiny model take hours
+    assert film.seconds > 3600 and film.advice == FASTER_ON_CPU
+    assert "--model lanczos" in film.advice and "--device cuda" in film.advice
+
+
+def test_resamplers_are_not_calibrated(make_clip, tmp_path) -> None:
+    plan = make_plan(UpscaleOptions(input=make_clip(tmp_path / "in.mp4", frames=2), model="lanczos", scale=2),
+                     check_paths=False)
+    assert estimate(plan, 2) is None
+
+
+def test_duration_text() -> None:
+    assert [duration_text(s) for s in (40, 31 * 60, 2.5 * 3600, 3 * 86400)] == ["40 s", "31 min", "2.5 h", "3.0 days"]
+
+
+def test_probe_and_upscale_carry_the_estimate(make_clip, edsr_checkpoint, vsr, tmp_path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", size=(64, 48), frames=5)
+    probed = vsr("probe", clip, "--model", edsr_checkpoint, "--json")
+    assert probed.returncode == 0, probed.stderr
+    assert probed.json()["estimate"]["frames"] == 5
+    human = vsr("probe", clip, "--model", edsr_checkpoint)
+    assert "estimate" in human.stdout and "for 5 frames on cpu" in human.stdout
+    assert vsr("probe", clip, "--model", edsr_checkpoint, "--json", "--no-estimate").json()["estimate"] is None
+
+    run = vsr("upscale", clip, "--model", edsr_checkpoint, "-o", tmp_path / "out.mp4", "--json")
+    assert run.returncode == 0, run.stderr
+    summary = run.json()
+    assert summary["frames"] == 5 and summary["estimate"]["frames"] == 5
+    assert "vsr: estimate: about" in run.stderr and "estimated" in run.stderr.splitlines()[-1]

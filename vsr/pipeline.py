@@ -89,10 +89,16 @@ def expected_frames(plan: Plan) -> int | None:
     return None
 
 
-def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Result:
-    """Upscale ``plan.source`` into ``plan.output``."""
+def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
+        section: Section | None = None, writer: VideoWriter | None = None) -> Result:
+    """Upscale ``plan.source`` into ``plan.output``.
+
+    A segmented job (vsr.jobs) passes the ``section`` of one segment and the ``writer`` that
+    stores its packets; timestamps are then still shifted by ``plan.start`` only.
+    """
     started = time.perf_counter()
-    section = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
+    whole = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
+    section = section or whole
     copy, warnings = plan.copy_streams, []
 
     stop = threading.Event()
@@ -119,7 +125,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             fail(exc)
 
-    writer = VideoWriter(plan, copy, time_offset=section.start, time_end=section.end)
+    writer = writer or VideoWriter(plan, copy, time_offset=whole.start, time_end=whole.end)
     written = [0]
 
     def write() -> None:

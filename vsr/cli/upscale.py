@@ -137,6 +137,11 @@ def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, echo, *
 
     opts = options_from_kwargs({**kwargs, "input": path, "output": output})
     plan = make_plan(opts, check_paths=output_dir is None)
+    if job.devices and not plan.is_resampler:
+        from vsr.plan import choose_backend
+
+        for device in job.devices[1:]:  # the first one was checked by the plan
+            choose_backend(replace(opts, device=device))
     if output_dir is not None:
         plan = replace(plan, output=output_dir / plan.output.name)
         check_output(plan.output, plan.source.path, plan.overwrite)

@@ -89,7 +89,11 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
 
     report()
     try:
-        _executor(plan, job).run(pending, folder, on_frames, on_done)
+        try:
+            _executor(plan, job).run(pending, folder, on_frames, on_done)
+        finally:
+            for partial in folder.glob(".*.partial"):
+                partial.unlink()  # segments a stopped worker left half-written
     except (KeyboardInterrupt, Interrupted) as exc:
         stopped = Interrupted(f"stopped: {len(manifest.done)} of {len(manifest.segments)} segments done, kept in "
                               f"{folder}; run the same command again to resume")

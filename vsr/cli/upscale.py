@@ -42,7 +42,7 @@ def _on_sigterm(signum, frame) -> None:
 @click.option("--start", type=str, default=None, help="Start of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("--duration", type=str, default=None, help="Length of the section to process (seconds or [HH:]MM:SS[.ms]).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output file (default: <stem>.<target>.<ext> beside the input); with several inputs or a folder: the output folder.")
+              help="Output file (default: <stem>.<target>.<ext> beside the input), or a folder to write <stem>.<target>.<ext> into (always with several inputs or a folder).")
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 @click.option("--strict", is_flag=True, help="Fail on damaged input instead of processing what decodes.")
 @click.option("--engine-dir", type=click.Path(path_type=Path), default=None, help="TensorRT engine cache directory.")
@@ -66,21 +66,23 @@ def upscale(inputs: tuple[Path, ...], quiet: bool, as_json: bool, debug: bool, s
     echo = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        output = kwargs.get("output")
         if not many:
-            summary = _upscale_one(files[0], kwargs, job, quiet, echo, output=kwargs.get("output"))
+            into_dir = output is not None and output.is_dir()
+            summary = _upscale_one(files[0], kwargs, job, quiet, echo, output=None if into_dir else output,
+                                   output_dir=output if into_dir else None)
             if as_json:
                 sys.stdout.write(json.dumps(summary) + "\n")
             return
-        outdir = kwargs.get("output")
-        if outdir is not None:
-            if outdir.exists() and not outdir.is_dir():
-                raise UsageError(f"-o {outdir}: with several inputs, -o names an output folder")
-            outdir.mkdir(parents=True, exist_ok=True)
+        if output is not None:
+            if output.exists() and not output.is_dir():
+                raise UsageError(f"-o {output}: with several inputs or a folder, -o names an output folder")
+            output.mkdir(parents=True, exist_ok=True)
         done, failed = [], []
         for n, path in enumerate(files, 1):
             echo(f"vsr: [{n}/{len(files)}] {path}")
             try:
-                done.append(_upscale_one(path, kwargs, job, quiet, echo, output_dir=outdir))
+                done.append(_upscale_one(path, kwargs, job, quiet, echo, output_dir=output))
             except Interrupted:
                 raise
             except VsrError as exc:

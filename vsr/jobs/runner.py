@@ -51,11 +51,11 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
         shutil.rmtree(folder)
         note(f"--restart: removed the previous job folder {folder}")
     manifest = _resume(plan, job, folder)
+    segments = _plan(plan, job) if manifest is None else manifest.segments
+    if manifest is None and len(segments) == 1 and job.ray is None:
+        return JobResult(**vars(pipeline.run(plan, on_progress)))
+    executor = _executor(plan, job)  # before the job folder exists: a missing Ray fails cleanly
     if manifest is None:
-        segments = _plan(plan, job)
-        if len(segments) == 1 and job.ray is None:
-            result = pipeline.run(plan, on_progress)
-            return JobResult(**vars(result))
         folder.mkdir(exist_ok=True)
         manifest = Manifest(folder / MANIFEST, input_identity(plan.source.path), settings_of(plan, job.segment_seconds), segments)
         manifest.save()
@@ -90,7 +90,7 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
     report()
     try:
         try:
-            _executor(plan, job).run(pending, folder, on_frames, on_done)
+            executor.run(pending, folder, on_frames, on_done)
         finally:
             for partial in folder.glob(".*.partial"):
                 partial.unlink()  # segments a stopped worker left half-written

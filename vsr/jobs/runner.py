@@ -24,7 +24,12 @@ from vsr.plan import Plan
 @dataclass
 class JobResult(Result):
     segments: int = 1
-    resumed_frames: int = 0
+    resumed_frames: int = 0  # frames of segments a previous run finished
+
+    @property
+    def fps(self) -> float:
+        """Frames this run made per second (reused segments do not count)."""
+        return (self.frames - self.resumed_frames) / self.seconds if self.seconds > 0 else 0.0
 
 
 def encode_segment(plan: Plan, segment: Segment, folder: Path,
@@ -132,9 +137,10 @@ def _plan(plan: Plan, job: JobOptions) -> list[Segment]:
     end = start + plan.duration if plan.duration else None
     info = plan.source
     span = (end if end is not None else (info.duration or 0.0)) - start
-    if job.segment_seconds <= 0 or (job.ray is None and info.duration and span < 1.5 * job.segment_seconds):
-        return [Segment(0, start, end, 0)]  # one segment: no need to read the keyframes
-    return plan_segments(video_packet_times(info), start, end, job.segment_seconds)
+    seconds = job.segment_seconds if job.segment_seconds > 0 else float("inf")
+    if job.ray is None and (seconds == float("inf") or (info.duration and span < 1.5 * seconds)):
+        return [Segment(0, start, end, 0)]  # a single pass: no need to read the keyframes
+    return plan_segments(video_packet_times(info), start, end, seconds)
 
 
 def _executor(plan: Plan, job: JobOptions):

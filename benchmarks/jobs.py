@@ -1,0 +1,119 @@
+"""Wall time of segmented jobs: one process vs ``--workers N`` on the CPU learned path, and the
+overhead of segmenting on the resampler path.
+
+    python benchmarks/jobs.py workers CLIP [--workers 2] [--runs 3] [--small 128x72 --seconds 4]
+    python benchmarks/jobs.py overhead CLIP [--segment-seconds 8] [--runs 3]
+
+``workers``: ``--model edsr-baseline --scale 2 --device cpu --segment-seconds 1``, one process against
+``--workers N`` (with ``--small``, on a downscaled copy of the first ``--seconds`` of CLIP, re-encoded
+with a keyframe every second, so the network's cost stays a few minutes on a CPU).
+``overhead``: ``--model lanczos --scale 2``, ``--segment-seconds 0`` (one pass) against a segmented run.
+Runs alternate, so load from other processes hits both alike; medians are compared. Every output is
+checked to have the input's frame count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_vsr(args: list[str]) -> tuple[float, dict]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "vsr", "upscale", *args, "--json", "-q", "--overwrite"],
+                          capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"vsr failed: {' '.join(args)}\n{proc.stderr}")
+    return seconds, json.loads(proc.stdout)
+
+
+def small_copy(src: Path, dst: Path, size: str, seconds: float) -> Path:
+    """The first ``seconds`` of ``src`` at ``size``, H.264 with a keyframe every second."""
+    w, h = (int(x) for x in size.split("x"))
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or Fraction(25)
+        vout = out.add_stream("libx264", rate=rate)
+        vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
+        vout.codec_context.gop_size = max(1, round(float(rate)))
+        vout.codec_context.options = {"preset": "fast", "crf": "16"}
+        for frame in inp.decode(vin):
+            if frame.time is not None and frame.time >= seconds:
+                break
+            small = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+            small.pts = None
+            for packet in vout.encode(small):
+                out.mux(packet)
+        for packet in vout.encode(None):
+            out.mux(packet)
+    return dst
+
+
+def frames_of(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def compare(clip: Path, variants: dict[str, list[str]], runs: int, out_dir: Path) -> dict:
+    expected = frames_of(clip)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    summaries: dict[str, dict] = {}
+    for _ in range(runs):
+        for name, extra in variants.items():
+            out = out_dir / f"{name}.mkv"
+            seconds, summary = run_vsr([str(clip), "-o", str(out), *extra])
+            got = frames_of(out)
+            if got != expected:
+                sys.exit(f"{name}: {got} frames out, the input has {expected}")
+            times[name].append(round(seconds, 2))
+            summaries[name] = summary
+    return {"frames": expected, "runs": times, "median": {k: statistics.median(v) for k, v in times.items()},
+            "segments": {k: s["segments"] for k, s in summaries.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["workers", "overhead"])
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--segment-seconds", type=float, default=8.0)
+    parser.add_argument("--small", default=None, help="WxH: run on a downscaled copy (workers)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of the downscaled copy")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-jobs-") as tmp:
+        tmp_dir = Path(tmp)
+        clip = args.clip
+        if args.what == "workers":
+            if args.small:
+                clip = small_copy(args.clip, tmp_dir / "small.mp4", args.small, args.seconds)
+            common = ["--model", "edsr-baseline", "--scale", "2", "--device", "cpu", "--segment-seconds", "1"]
+            variants = {"one_process": common, f"workers_{args.workers}": [*common, "--workers", str(args.workers)]}
+        else:
+            common = ["--model", "lanczos", "--scale", "2"]
+            variants = {"single_pass": [*common, "--segment-seconds", "0"],
+                        "segmented": [*common, "--segment-seconds", str(args.segment_seconds)]}
+        result = compare(clip, variants, args.runs, tmp_dir)
+    names = list(variants)
+    result["ratio"] = round(result["median"][names[1]] / result["median"][names[0]], 3)
+    result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

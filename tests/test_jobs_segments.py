@@ -172,3 +172,33 @@ def test_keep_job_keeps_manifest(make_clip, vsr, tmp_path):
     assert sum(s["frames"] for s in segments) == 100
     assert [s["start"] for s in segments[1:]] == [s["end"] for s in segments[:-1]], "segments tile the input"
     assert len(read_video(out).times) == 100
+
+
+def _interlaced_moving_clip(path, frames=100):
+    """Interlaced-coded H.264 (tff) whose two fields show a square at different places."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25, options={"x264-params": "tff=1:keyint=12", "crf": "12", "preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            img = np.full((48, 64, 3), 30, np.uint8)
+            x = (3 * i) % 48
+            img[0::2, x:x + 12, :] = 220  # top field
+            img[1::2, (x + 2) % 48:(x + 2) % 48 + 12, :] = 220  # bottom field, half a frame later
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def test_deinterlaced_frames_at_the_cuts_as_single_pass(vsr, tmp_path):
+    """bwdif looks at the neighbouring frames: a segment decodes one more frame on each side."""
+    src = _interlaced_moving_clip(tmp_path / "tv.mkv")
+    with av.open(str(src)) as c:
+        if not next(c.decode(video=0)).interlaced_frame:
+            pytest.skip("this libx264 did not code the clip as interlaced")
+    one, seg, summary = upscale_both(vsr, src, tmp_path, "--codec", "ffv1", "--deinterlace", "on")
+    assert summary["deinterlaced"] == 100, "each frame counted once, context frames not"
+    assert_same_as_single_pass(src, one, seg, pixel_exact=True)

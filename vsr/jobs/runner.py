@@ -39,7 +39,11 @@ def encode_segment(plan: Plan, segment: Segment, folder: Path,
     path = folder / segment.file_name
     writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0)
     progress = (lambda p: on_frames(p.frames)) if on_frames else None
-    result = pipeline.run(replace(plan, copy_streams=()), progress, section=segment.section, writer=writer)
+    # bwdif looks at the frames on either side: decode those too, so the frames at a cut are
+    # deinterlaced as in a single pass (they cost a GOP more decoding, only for interlaced input).
+    temporal = plan.deinterlace == "on" or (plan.deinterlace == "auto" and plan.source.interlaced)
+    result = pipeline.run(replace(plan, copy_streams=()), progress, writer=writer,
+                          section=segment.with_context if temporal else segment.section, keep=segment.section)
     d = result.decode
     return {"index": segment.index, "frames": result.frames, "warnings": result.warnings,
             "deinterlaced": result.deinterlaced, "damaged_packets": d.damaged_packets,

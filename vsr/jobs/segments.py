@@ -26,10 +26,18 @@ class Segment:
     start: float  # seconds, input time; the first segment starts where the job starts
     end: float | None  # None: to the job's end
     frames: int  # video packets whose pts fall in the range (what the segment should yield)
+    context_start: float | None = None  # the frame before ``start`` (None: none)
+    context_end: float | None = None  # just after the frame at ``end`` (None: to the job's end)
 
     @property
     def section(self) -> Section:
         return Section(self.start, self.end)
+
+    @property
+    def with_context(self) -> Section:
+        """The section plus one frame on each side: what a temporal filter (bwdif) looks at."""
+        start = self.start if self.context_start is None else self.context_start
+        return Section(start, self.context_end if self.end is not None else None)
 
     @property
     def file_name(self) -> str:
@@ -70,6 +78,10 @@ def plan_segments(times: list[tuple[float, bool]], start: float, end: float | No
     bounds = [*cuts, end]
     segments = []
     for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
-        count = (len(ordered) if b is None else bisect_left(ordered, b - 1e-6)) - bisect_left(ordered, a - 1e-6)
-        segments.append(Segment(i, a, b, count))
+        first = bisect_left(ordered, a - 1e-6)
+        after = len(ordered) if b is None else bisect_left(ordered, b - 1e-6)  # the frame at b (next segment's first)
+        before = first - 1 if first > 0 else None
+        context_end = ordered[after + 1] if after + 1 < len(ordered) else end
+        segments.append(Segment(i, a, b, after - first, ordered[before] if before is not None else None,
+                                context_end if b is not None else None))
     return segments

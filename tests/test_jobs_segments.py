@@ -20,9 +20,9 @@ from test_upscale_fidelity import assert_packets_copied
 UP = ["--model", "bicubic", "--scale", "2"]
 
 
-def upscale_both(vsr, src, tmp_path, *args):
+def upscale_both(vsr, src, tmp_path, *args, ext=None):
     """(single-pass output, segmented output, segmented --json summary)."""
-    ext = src.suffix
+    ext = ext or src.suffix
     one, seg = tmp_path / f"one{ext}", tmp_path / f"seg{ext}"
     r1 = vsr("upscale", src, "-o", one, *UP, *args, "--segment-seconds", "0", "--json")
     r2 = vsr("upscale", src, "-o", seg, *UP, *args, "--segment-seconds", "1", "--json")
@@ -73,6 +73,14 @@ def test_cfr_with_audio(make_clip, vsr, tmp_path, ext):
     assert_packets_copied(seg, src, "audio")
     if ext == "mkv":
         assert_packets_copied(seg, src, "subtitle")
+
+
+def test_mpegts_input(make_clip, vsr, tmp_path):
+    """MPEG-TS seeks can land after the keyframe asked for: the reader seeks further back."""
+    src = make_clip(tmp_path / "in.ts", size=(64, 48), frames=150, audio=True, content="moving", x264_params="bframes=3")
+    one, seg, summary = upscale_both(vsr, src, tmp_path, ext=".mkv")
+    assert summary["frames"] == 150 and summary["warnings"] == []
+    assert_same_as_single_pass(src, one, seg)
 
 
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])

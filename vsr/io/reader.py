@@ -72,7 +72,7 @@ class VideoReader:
         video.thread_type = "AUTO"  # frame + slice threads; must be set before the codec opens
         others = [s for s in container.streams if s.index != video.index]  # all: to see where the file ends
         if self.section.start > 0:
-            container.seek(int(self.section.start * av.time_base), backward=True, any_frame=False)
+            self._seek(container, video)
         done = False
         for packet in self._demux(container, [video, *others]):
             if done and self._past_end(packet):
@@ -110,12 +110,30 @@ class VideoReader:
         if not self.copy_streams:
             return
         if self.section.start > 0:
-            container.seek(int(self.section.start * av.time_base), backward=True, any_frame=False)
+            self._seek(container, container.streams[self.info.stream_index])
         for packet in self._demux(container, [container.streams[i] for i in self.copy_streams]):
             if self._past_end(packet):
                 break
             if packet.dts is not None and self._keep_packet(packet):
                 yield packet
+
+    def _seek(self, container, video) -> None:
+        """Seek to a keyframe at or before the section's start. Some demuxers (MPEG-TS) land after
+        it, which would lose frames: then seek further back."""
+        start = self.section.start
+        for back in (0.0, 1.0, 4.0, 16.0, 64.0):
+            target = int(max(0.0, start - back) * av.time_base)
+            container.seek(target, backward=True, any_frame=False)
+            try:
+                first = next((p for p in container.demux(video) if p.pts is not None and p.size), None)
+            except av.error.FFmpegError:
+                first = None
+            if first is None or (first.is_keyframe and float(first.pts * video.time_base) <= start + 1e-6):
+                container.seek(target, backward=True, any_frame=False)
+                return
+            if target == 0:
+                break
+        container.seek(0, backward=True, any_frame=False)  # from the beginning, then
 
     def _note_end(self, packet: av.Packet) -> None:
         ts = packet.pts if packet.pts is not None else packet.dts

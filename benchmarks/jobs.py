@@ -8,8 +8,9 @@ overhead of segmenting on the resampler path.
 ``--workers N`` (with ``--small``, on a downscaled copy of the first ``--seconds`` of CLIP, re-encoded
 with a keyframe every second, so the network's cost stays a few minutes on a CPU).
 ``overhead``: ``--model lanczos --scale 2``, ``--segment-seconds 0`` (one pass) against a segmented run.
-Runs alternate, so load from other processes hits both alike; medians are compared. Every output is
-checked to have the input's frame count.
+Runs alternate, so load from other processes hits both alike; medians of wall time and of CPU time
+(vsr and its worker processes: less sensitive to other load) are compared, with the 1-minute load
+average around the runs. Every output is checked to have the input's frame count.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,15 +33,19 @@ import av
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_vsr(args: list[str]) -> tuple[float, dict]:
+def run_vsr(args: list[str]) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of vsr and its worker processes, --json summary)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "vsr", "upscale", *args, "--json", "-q", "--overwrite"],
                           capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"vsr failed: {' '.join(args)}\n{proc.stderr}")
-    return seconds, json.loads(proc.stdout)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, json.loads(proc.stdout)
 
 
 def small_copy(src: Path, dst: Path, size: str, seconds: float) -> Path:
@@ -72,18 +78,24 @@ def frames_of(path: Path) -> int:
 def compare(clip: Path, variants: dict[str, list[str]], runs: int, out_dir: Path) -> dict:
     expected = frames_of(clip)
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     summaries: dict[str, dict] = {}
+    load = [os.getloadavg()[0]]
     for _ in range(runs):
         for name, extra in variants.items():
             out = out_dir / f"{name}.mkv"
-            seconds, summary = run_vsr([str(clip), "-o", str(out), *extra])
+            seconds, cpu_seconds, summary = run_vsr([str(clip), "-o", str(out), *extra])
             got = frames_of(out)
             if got != expected:
                 sys.exit(f"{name}: {got} frames out, the input has {expected}")
             times[name].append(round(seconds, 2))
+            cpu[name].append(round(cpu_seconds, 2))
             summaries[name] = summary
-    return {"frames": expected, "runs": times, "median": {k: statistics.median(v) for k, v in times.items()},
-            "segments": {k: s["segments"] for k, s in summaries.items()}}
+            load.append(os.getloadavg()[0])
+    return {"frames": expected, "wall_s": times, "cpu_s": cpu,
+            "median_wall_s": {k: statistics.median(v) for k, v in times.items()},
+            "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
+            "segments": {k: s["segments"] for k, s in summaries.items()}, "loadavg_1min": load}
 
 
 def main() -> None:
@@ -109,8 +121,9 @@ def main() -> None:
             variants = {"single_pass": [*common, "--segment-seconds", "0"],
                         "segmented": [*common, "--segment-seconds", str(args.segment_seconds)]}
         result = compare(clip, variants, args.runs, tmp_dir)
-    names = list(variants)
-    result["ratio"] = round(result["median"][names[1]] / result["median"][names[0]], 3)
+    a, b = list(variants)
+    result["ratio_wall"] = round(result["median_wall_s"][b] / result["median_wall_s"][a], 3)
+    result["ratio_cpu"] = round(result["median_cpu_s"][b] / result["median_cpu_s"][a], 3)
     result["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(json.dumps(result))
 

@@ -115,7 +115,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
 
     context_deinterlaced = [0]  # frames decoded only as the deinterlacer's context (not written)
 
-    def _count_context(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    def count_context(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         for frame in frames:
             if keep is not None and not keep.contains(float(frame.pts * frame.time_base)):
                 context_deinterlaced[0] += bool(frame.interlaced_frame or plan.deinterlace == "on")
@@ -129,14 +129,15 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     def read() -> None:
         try:
             with reader:
-                for frame in deinterlacer.apply(_count_context(reader.frames())):
+                for frame in deinterlacer.apply(count_context(reader.frames())):
                     if keep is None or keep.contains(float(frame.pts * frame.time_base)):
                         frames_q.put(frame)
             frames_q.put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             fail(exc)
 
-    writer = writer or VideoWriter(plan, copy, time_offset=whole.start, time_end=whole.end)
+    if writer is None:
+        writer = VideoWriter(plan, copy, time_offset=whole.start, time_end=whole.end)
     written = [0]
 
     def write() -> None:

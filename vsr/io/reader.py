@@ -125,10 +125,11 @@ class VideoReader:
             target = int(max(0.0, start - back) * av.time_base)
             container.seek(target, backward=True, any_frame=False)
             try:
-                first = next((p for p in container.demux(video) if p.pts is not None and p.size), None)
+                first = next((p for p in container.demux(video) if p.size), None)
             except av.error.FFmpegError:
                 first = None
-            if first is None or (first.is_keyframe and float(first.pts * video.time_base) <= start + 1e-6):
+            ts = None if first is None else (first.pts if first.pts is not None else first.dts)
+            if ts is None or (first.is_keyframe and float(ts * video.time_base) <= start + 1e-6):
                 container.seek(target, backward=True, any_frame=False)
                 return
             if target == 0:

@@ -36,8 +36,17 @@ def encode_segment(plan: Plan, segment: Segment, folder: Path,
                    on_frames: Callable[[int], None] | None = None) -> dict:
     """Encode one segment into its file in ``folder``; a plain dict comes back (it crosses
     process and Ray boundaries)."""
+    outcome, finish = start_segment(plan, segment, folder, on_frames)
+    finish()
+    return outcome
+
+
+def start_segment(plan: Plan, segment: Segment, folder: Path,
+                  on_frames: Callable[[int], None] | None = None) -> tuple[dict, Callable[[], None]]:
+    """Encode one segment, leaving the encoder's flush (its lookahead: about a second of serial
+    work at HD) to a thread, so the next segment can start meanwhile; ``finish()`` waits for it."""
     path = folder / segment.file_name
-    writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0)
+    writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0, background=True)
     progress = (lambda p: on_frames(p.frames)) if on_frames else None
     # bwdif looks at the frames on either side: decode those too, so the frames at a cut are
     # deinterlaced as in a single pass (they cost a GOP more decoding, only for interlaced input).
@@ -47,7 +56,8 @@ def encode_segment(plan: Plan, segment: Segment, folder: Path,
     d = result.decode
     return {"index": segment.index, "frames": result.frames, "warnings": result.warnings,
             "deinterlaced": result.deinterlaced, "damaged_packets": d.damaged_packets,
-            "corrupt_frames": d.corrupt_frames, "repaired_timestamps": d.repaired_timestamps, "errors": d.errors}
+            "corrupt_frames": d.corrupt_frames, "repaired_timestamps": d.repaired_timestamps,
+            "errors": d.errors}, writer.wait
 
 
 def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None] | None = None,
@@ -160,14 +170,31 @@ def _executor(plan: Plan, job: JobOptions):
 
 
 class LocalExecutor:
-    """Segments one after the other in this process."""
+    """Segments one after the other in this process; a segment's encoder flush overlaps the next
+    segment's start."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
     def run(self, pending: list[Segment], folder: Path, on_frames, on_done) -> None:
-        for segment in pending:
-            on_done(encode_segment(self.plan, segment, folder, lambda n, i=segment.index: on_frames(i, n)))
+        finishing = None
+        try:
+            for segment in pending:
+                outcome, finish = start_segment(self.plan, segment, folder, lambda n, i=segment.index: on_frames(i, n))
+                if finishing is not None:
+                    finishing[1]()
+                    on_done(finishing[0])
+                finishing = (outcome, finish)
+            if finishing is not None:
+                finishing[1]()
+                on_done(finishing[0])
+                finishing = None
+        finally:
+            if finishing is not None:  # stopped meanwhile: let the segment before complete
+                try:
+                    finishing[1]()
+                except VsrError:
+                    pass  # that segment is not kept; the error already being raised says more
 
 
 def _result(plan: Plan, manifest: Manifest, outcomes: list[dict], resumed: int, seconds: float) -> JobResult:

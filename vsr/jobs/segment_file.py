@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -30,12 +31,15 @@ _TRAILER = struct.Struct("<I")
 class SegmentWriter(VideoWriter):
     """The output's encoder (same settings as a single pass), packets recorded to ``path``."""
 
-    def __init__(self, plan, path: Path, time_offset: float = 0.0) -> None:
+    def __init__(self, plan, path: Path, time_offset: float = 0.0, *, background: bool = False) -> None:
         super().__init__(plan, (), time_offset=time_offset)
         self.path = Path(path)
+        self.background = background  # commit() flushes in a thread; wait() joins it
         self._partial = self.path.with_name(f".{self.path.name}.partial")
         self._file = None
         self._time_base: Fraction | None = None
+        self._finisher: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def __enter__(self) -> SegmentWriter:
         try:
@@ -63,6 +67,28 @@ class SegmentWriter(VideoWriter):
         self._file.write(data)
 
     def commit(self) -> Path:
+        if not self.background:
+            return self._finish()
+        self._finisher = threading.Thread(target=self._finish_or_keep_error, name="vsr-segment-flush", daemon=True)
+        self._finisher.start()
+        return self.path
+
+    def wait(self) -> None:
+        """Wait for a background commit; raises what it raised (the partial file is then gone)."""
+        if self._finisher is not None:
+            self._finisher.join()
+            self._finisher = None
+        if self._error is not None:
+            raise self._error
+
+    def _finish_or_keep_error(self) -> None:
+        try:
+            self._finish()
+        except BaseException as exc:  # noqa: BLE001 - raised by wait() in the caller's thread
+            self._error = exc
+            self.abort()
+
+    def _finish(self) -> Path:
         for packet in self._video.encode(None):
             self.mux_video(packet)
         extradata = self._video.codec_context.extradata or b""

@@ -2,7 +2,7 @@
 overhead of segmenting on the resampler path.
 
     python benchmarks/jobs.py workers CLIP [--workers 2] [--runs 3] [--small 128x72 --seconds 4]
-    python benchmarks/jobs.py overhead CLIP [--segment-seconds 8] [--runs 3]
+    python benchmarks/jobs.py overhead CLIP [--segment-seconds 30] [--loop 3] [--runs 3]
 
 ``workers``: ``--model edsr-baseline --scale 2 --device cpu --segment-seconds 1``, one process against
 ``--workers N`` (with ``--small``, on a downscaled copy of the first ``--seconds`` of CLIP, re-encoded
@@ -56,17 +56,33 @@ def small_copy(src: Path, dst: Path, size: str, seconds: float) -> Path:
         rate = vin.average_rate or Fraction(25)
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
-        vout.codec_context.gop_size = max(1, round(float(rate)))
-        vout.codec_context.options = {"preset": "fast", "crf": "16"}
-        for frame in inp.decode(vin):
+        vout.codec_context.options = {"preset": "fast", "crf": "16", "x264-params": f"keyint={max(1, round(float(rate)))}"}
+        for n, frame in enumerate(inp.decode(vin)):
             if frame.time is not None and frame.time >= seconds:
                 break
             small = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
-            small.pts = None
+            small.pts, small.time_base = n, 1 / Fraction(rate)
             for packet in vout.encode(small):
                 out.mux(packet)
         for packet in vout.encode(None):
             out.mux(packet)
+    return dst
+
+
+def looped(src: Path, dst: Path, times: int) -> Path:
+    """``src``'s video played ``times`` times in a row (packets copied, timestamps shifted): a long
+    input made of real footage, with its keyframes where they were."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        packets = [p for p in inp.demux(vin) if p.size and p.dts is not None]
+        span = max(p.pts + (p.duration or 0) for p in packets) - min(p.dts for p in packets)
+        for k in range(times):
+            for p in packets:
+                copy = av.Packet(bytes(p))
+                copy.pts, copy.dts, copy.duration = p.pts + k * span, p.dts + k * span, p.duration
+                copy.time_base, copy.is_keyframe, copy.stream = vin.time_base, p.is_keyframe, vout
+                out.mux(copy)
     return dst
 
 
@@ -104,9 +120,10 @@ def main() -> None:
     parser.add_argument("clip", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--segment-seconds", type=float, default=8.0)
+    parser.add_argument("--segment-seconds", type=float, default=30.0, help="overhead: the segmented run's --segment-seconds")
     parser.add_argument("--small", default=None, help="WxH: run on a downscaled copy (workers)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the downscaled copy")
+    parser.add_argument("--loop", type=int, default=1, help="overhead: play CLIP this many times in a row (a longer input)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vsr-bench-jobs-") as tmp:
         tmp_dir = Path(tmp)
@@ -117,6 +134,8 @@ def main() -> None:
             common = ["--model", "edsr-baseline", "--scale", "2", "--device", "cpu", "--segment-seconds", "1"]
             variants = {"one_process": common, f"workers_{args.workers}": [*common, "--workers", str(args.workers)]}
         else:
+            if args.loop > 1:
+                clip = looped(args.clip, tmp_dir / f"looped{args.clip.suffix}", args.loop)
             common = ["--model", "lanczos", "--scale", "2"]
             variants = {"single_pass": [*common, "--segment-seconds", "0"],
                         "segmented": [*common, "--segment-seconds", str(args.segment_seconds)]}

@@ -91,8 +91,9 @@ def upscale(inputs: tuple[Path, ...], quiet: bool, as_json: bool, debug: bool, s
                 failed.append({"input": str(path), "error": message})
     finally:
         signal.signal(signal.SIGTERM, previous)
-    click.echo(f"vsr: {len(done)} of {len(files)} file(s) done" +
-               (f", {len(failed)} failed: " + ", ".join(Path(f["input"]).name for f in failed) if failed else ""), err=True)
+    if failed or not quiet:
+        click.echo(f"vsr: {len(done)} of {len(files)} file(s) done" +
+                   (f", {len(failed)} failed: " + ", ".join(Path(f["input"]).name for f in failed) if failed else ""), err=True)
     if as_json:
         sys.stdout.write(json.dumps({"files": done, "failed": failed}) + "\n")
     if failed:

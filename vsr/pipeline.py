@@ -89,6 +89,12 @@ def expected_frames(plan: Plan) -> int | None:
     return None
 
 
+def plan_section(plan: Plan) -> Section:
+    """The part of the input the plan covers (--start/--duration)."""
+    start = plan.start or 0.0
+    return Section(start, start + plan.duration if plan.duration else None)
+
+
 def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
         section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None) -> Result:
     """Upscale ``plan.source`` into ``plan.output``.
@@ -99,7 +105,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     ``plan.start`` only.
     """
     started = time.perf_counter()
-    whole = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
+    whole = plan_section(plan)
     section = section or whole
     copy, warnings = plan.copy_streams, []
 

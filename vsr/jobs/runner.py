@@ -80,8 +80,7 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
         manifest.save()
     else:
         note(f"resuming {folder.name}: {len(manifest.done)} of {len(manifest.segments)} segments already done")
-    for stale in folder.glob(".*.partial"):
-        stale.unlink()  # segments in flight when a previous run was killed
+    _remove_partials(folder)  # segments in flight when a previous run was killed
 
     total = sum(s.frames for s in manifest.segments)
     resumed = sum(manifest.done.values())
@@ -111,14 +110,16 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
         try:
             executor.run(pending, folder, on_frames, on_done)
         finally:
-            for partial in folder.glob(".*.partial"):
-                partial.unlink()  # segments a stopped worker left half-written
+            _remove_partials(folder)  # segments a stopped worker left half-written
     except (KeyboardInterrupt, Interrupted) as exc:
         stopped = Interrupted(f"stopped: {len(manifest.done)} of {len(manifest.segments)} segments done, kept in "
                               f"{folder}; run the same command again to resume")
         stopped.exit_code = getattr(exc, "exit_code", 130)
         raise stopped from exc
     except VsrError as exc:
+        if not manifest.done:
+            shutil.rmtree(folder)  # nothing to resume
+            raise
         raise type(exc)(f"{exc} ({len(manifest.done)} of {len(manifest.segments)} segments done, kept in {folder}: "
                         "run the same command again to resume)") from exc
 
@@ -126,6 +127,11 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
     if not job.keep_job:
         shutil.rmtree(folder)
     return _result(plan, manifest, outcomes, resumed, time.perf_counter() - started)
+
+
+def _remove_partials(folder: Path) -> None:
+    for partial in folder.glob(".*.partial"):
+        partial.unlink()
 
 
 def _resume(plan: Plan, job: JobOptions, folder: Path) -> Manifest | None:
@@ -147,8 +153,8 @@ def _resume(plan: Plan, job: JobOptions, folder: Path) -> Manifest | None:
 
 
 def _plan(plan: Plan, job: JobOptions) -> list[Segment]:
-    start = plan.start or 0.0
-    end = start + plan.duration if plan.duration else None
+    section = pipeline.plan_section(plan)
+    start, end = section.start, section.end
     info = plan.source
     span = (end if end is not None else (info.duration or 0.0)) - start
     seconds = job.segment_seconds if job.segment_seconds > 0 else float("inf")

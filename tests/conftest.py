@@ -117,6 +117,8 @@ def make_clip_file(
     yuv=None,
     seed=0,
     faststart=False,
+    x264_params=None,
+    audio_start=0.0,
 ) -> Path:
     """Write a synthetic clip with PyAV and return its path.
 
@@ -127,7 +129,10 @@ def make_clip_file(
     - ``full_range``: tag the stream (and frames) as full range (JPEG); ``pix_fmt='yuvj420p'``
       implies it.
     - ``yuv``: (Y, U, V) code values for ``content='flat'`` (in the clip's bit depth).
-    - audio: AAC mono 48 kHz sine covering the video's duration, with language/title metadata.
+    - audio: AAC mono 48 kHz sine covering the video's duration, with language/title metadata;
+      ``audio_start``: seconds the audio starts after (or, negative, before) the video.
+    - ``x264_params``: extra libx264 settings, e.g. ``"bframes=3:open-gop=1"`` (the preset is ultrafast,
+      which has no B-frames).
     - subtitles: an ASS stream (Matroska only) of three pre-made packets (PyAV cannot encode text
       subtitles, but muxes packets).
     """
@@ -160,6 +165,8 @@ def make_clip_file(
             opts = {"preset": "ultrafast"}
             if codec == "libx265":
                 opts["x265-params"] = "log-level=error"
+            if x264_params:
+                opts["x264-params"] = x264_params
             cc.options = opts
         if codec == "libx264":
             cc.gop_size = 12
@@ -219,7 +226,7 @@ def make_clip_file(
                 samples = (0.25 * np.sin(2 * math.pi * 440.0 * t)).astype(np.float32)[None, :]
                 af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
                 af.sample_rate = 48000
-                af.pts = n
+                af.pts = n + int(round(audio_start * 48000))
                 af.time_base = Fraction(1, 48000)
                 n += count
                 for packet in astream.encode(af):

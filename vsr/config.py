@@ -56,3 +56,15 @@ class UpscaleOptions:
     deinterlace: str = "auto"  # auto: frames flagged interlaced; on: all; off: none
     engine_dir: Path | None = None
     skip_duplicates: bool = True  # repeated pictures reuse the previous output (vsr.duplicates)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How ``vsr upscale`` splits and schedules the work (vsr.jobs); defaults: one process."""
+
+    segment_seconds: float = 30.0  # cut at the first keyframe after this long; 0: never cut
+    workers: int = 1  # segments encoded at once, each in its own process
+    devices: tuple[str, ...] = ()  # --device cuda:0,cuda:1: one worker per device
+    ray: str | None = None  # Ray cluster address, or "local" to start one
+    restart: bool = False  # throw away a previous job folder for this output
+    keep_job: bool = False  # keep the job folder (segments, manifest) after the join

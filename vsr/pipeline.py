@@ -91,10 +91,24 @@ def expected_frames(plan: Plan) -> int | None:
     return None
 
 
-def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Result:
-    """Upscale ``plan.source`` into ``plan.output``."""
+def plan_section(plan: Plan) -> Section:
+    """The part of the input the plan covers (--start/--duration)."""
+    start = plan.start or 0.0
+    return Section(start, start + plan.duration if plan.duration else None)
+
+
+def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
+        section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None) -> Result:
+    """Upscale ``plan.source`` into ``plan.output``.
+
+    A segmented job (vsr.jobs) passes the ``section`` of one segment to decode, the part of it to
+    ``keep`` after deinterlacing (the rest is the deinterlacer's context from the neighbouring
+    segments), and the ``writer`` that stores its packets; timestamps are still shifted by
+    ``plan.start`` only.
+    """
     started = time.perf_counter()
-    section = Section(plan.start or 0.0, (plan.start or 0.0) + plan.duration if plan.duration else None)
+    whole = plan_section(plan)
+    section = section or whole
     copy, warnings = plan.copy_streams, []
 
     stop = threading.Event()
@@ -108,6 +122,14 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     skipper = DuplicateSkipper(plan.skip_duplicates)
     reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
 
+    context_deinterlaced = [0]  # frames decoded only as the deinterlacer's context (not written)
+
+    def count_context(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        for frame in frames:
+            if keep is not None and not keep.contains(float(frame.pts * frame.time_base)):
+                context_deinterlaced[0] += bool(frame.interlaced_frame or plan.deinterlace == "on")
+            yield frame
+
     def fail(exc: BaseException) -> None:
         if not isinstance(exc, _Stop):
             errors.append(exc)
@@ -116,13 +138,15 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     def read() -> None:
         try:
             with reader:
-                for frame in deinterlacer.apply(reader.frames()):
-                    frames_q.put(frame)
+                for frame in deinterlacer.apply(count_context(reader.frames())):
+                    if keep is None or keep.contains(float(frame.pts * frame.time_base)):
+                        frames_q.put(frame)
             frames_q.put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             fail(exc)
 
-    writer = VideoWriter(plan, copy, time_offset=section.start, time_end=section.end)
+    if writer is None:
+        writer = VideoWriter(plan, copy, time_offset=whole.start, time_end=whole.end)
     written = [0]
 
     def write() -> None:
@@ -193,7 +217,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None) -> Re
     if stats.repaired_timestamps:
         warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
     return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings,
-                  deinterlacer.frames_deinterlaced, skipper.reused)
+                  deinterlacer.frames_deinterlaced - context_deinterlaced[0], skipper.reused)
 
 
 def _drain(q: queue.Queue) -> list:

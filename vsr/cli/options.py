@@ -23,16 +23,17 @@ def parse_time(value: str | None, name: str) -> float | None:
     return seconds
 
 
-def sizing_options(func):
-    """INPUT, --to/--scale, --model/--arch, --backend, --device."""
+def sizing_options(func, *, many: bool = False):
+    """INPUT (``many``: INPUTS..., files or folders), --to/--scale, --model/--arch, --backend, --device."""
     decorators = [
-        click.argument("input", type=click.Path(path_type=Path)),
+        click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path)) if many
+        else click.argument("input", type=click.Path(path_type=Path)),
         click.option("--to", "to", default=None, help="Target size: 720p, 1080p, 1440p, 4k, 8k or WxH (fits inside, keeps the display aspect ratio)."),
         click.option("--scale", type=float, default=None, help="Scale factor (instead of --to)."),
         click.option("--model", default=None, help="Model name (see `vsr models`), bicubic, lanczos, or a .pth/.safetensors path."),
         click.option("--arch", default=None, help="Override the architecture detected from a checkpoint."),
         click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (upscale: cuda:0,cuda:1 runs one worker per GPU)."),
         click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                      help="Deinterlace with bwdif (one frame per frame): auto = frames flagged interlaced."),
     ]
@@ -46,10 +47,14 @@ estimate_option = click.option(
     help="Time one tile of the model first and say how long the run will take (skipped for resamplers).")
 
 
-def options_from_kwargs(kwargs: dict) -> UpscaleOptions:
-    device = kwargs.get("device", "auto")
+def check_device(device: str) -> str:
     if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
         raise UsageError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def options_from_kwargs(kwargs: dict) -> UpscaleOptions:
+    check_device(kwargs.get("device", "auto"))
     fields = {k: v for k, v in kwargs.items() if k in UpscaleOptions.__dataclass_fields__ and v is not None}
     fields["start"] = parse_time(kwargs.get("start"), "--start")
     fields["duration"] = parse_time(kwargs.get("duration"), "--duration")

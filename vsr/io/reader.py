@@ -72,7 +72,7 @@ class VideoReader:
         video.thread_type = "AUTO"  # frame + slice threads; must be set before the codec opens
         others = [s for s in container.streams if s.index != video.index]  # all: to see where the file ends
         if self.section.start > 0:
-            container.seek(int(self.section.start * av.time_base), backward=True, any_frame=False)
+            self._seek(container, video)
         done = False
         for packet in self._demux(container, [video, *others]):
             if done and self._past_end(packet):
@@ -102,6 +102,40 @@ class VideoReader:
                     yield frame
         self._check_complete(container)
 
+    def copied_packets(self) -> Iterator[av.Packet]:
+        """The packets of the copied streams in the section, demuxed as ``frames`` hands them to
+        ``on_packet`` but without decoding video (the join of a segmented job)."""
+        container = self._container
+        assert container is not None, "use VideoReader as a context manager"
+        if not self.copy_streams:
+            return
+        if self.section.start > 0:
+            self._seek(container, container.streams[self.info.stream_index])
+        for packet in self._demux(container, [container.streams[i] for i in self.copy_streams]):
+            if self._past_end(packet):
+                break
+            if packet.dts is not None and self._keep_packet(packet):
+                yield packet
+
+    def _seek(self, container, video) -> None:
+        """Seek to a keyframe at or before the section's start. Some demuxers (MPEG-TS) land after
+        it, which would lose frames: then seek further back."""
+        start = self.section.start
+        for back in (0.0, 1.0, 4.0, 16.0, 64.0):
+            target = int(max(0.0, start - back) * av.time_base)
+            container.seek(target, backward=True, any_frame=False)
+            try:
+                first = next((p for p in container.demux(video) if p.size), None)
+            except av.error.FFmpegError:
+                first = None
+            ts = None if first is None else (first.pts if first.pts is not None else first.dts)
+            if ts is None or (first.is_keyframe and float(ts * video.time_base) <= start + 1e-6):
+                container.seek(target, backward=True, any_frame=False)
+                return
+            if target == 0:
+                break
+        container.seek(0, backward=True, any_frame=False)  # from the beginning, then
+
     def _note_end(self, packet: av.Packet) -> None:
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is not None and packet.time_base:
@@ -129,6 +163,9 @@ class VideoReader:
     def _past_end(self, packet: av.Packet) -> bool:
         ts = packet.dts if packet.dts is not None else packet.pts
         return ts is not None and self.section.end is not None and float(ts * packet.time_base) > self.section.end + 2.0
+
+    def _before_section(self, frame: av.VideoFrame, stream) -> bool:
+        return frame.pts is not None and float(frame.pts * (frame.time_base or stream.time_base)) < self.section.start - 1e-6
 
     def _keep_packet(self, packet: av.Packet) -> bool:
         if self.section.is_whole:
@@ -158,7 +195,7 @@ class VideoReader:
             return []
         out = []
         for frame in frames:
-            if frame.is_corrupt:
+            if frame.is_corrupt and not self._before_section(frame, stream):  # open-GOP leading pictures decoded from a cut
                 self.stats.corrupt_frames += 1
                 if self.strict:
                     raise DamagedInputError(f"corrupt frame (#{self.stats.frames}) in {self.info.path}; drop --strict to process what decodes")

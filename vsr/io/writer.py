@@ -89,7 +89,7 @@ class VideoWriter:
         """Flush the encoder, finish the file and rename it into place."""
         assert self._container is not None
         for packet in self._video.encode(None):
-            self._container.mux(packet)
+            self.mux_video(packet)
         self._container.close()
         self._container = None
         return self._file.commit()
@@ -160,8 +160,14 @@ class VideoWriter:
         except av.error.FFmpegError as exc:
             raise OutputError(f"encoder {self.plan.codec} failed: {exc}") from exc
         for packet in packets:
-            self._container.mux(packet)
+            self.mux_video(packet)
         self.frames_written += 1
+
+    def mux_video(self, packet: av.Packet) -> None:
+        """Mux one encoded packet of the output video (also how a segmented job's join writes the
+        packets its segments encoded: ``packet.time_base`` must be the encoder's)."""
+        packet.stream = self._video
+        self._container.mux(packet)
 
     def copy(self, packet: av.Packet) -> None:
         """Mux a packet of a copied stream unchanged (timestamps shifted only for --start).

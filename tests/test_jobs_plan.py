@@ -1,0 +1,63 @@
+"""Segment planning (cuts at keyframes, frames owned by pts) and the manifest's change detection."""
+
+from __future__ import annotations
+
+import os
+
+from vsr.jobs.manifest import Manifest, input_identity
+from vsr.jobs.segments import DEFAULT_SEGMENT_SECONDS, Segment, plan_segments
+
+
+def _times(n=250, rate=25, gop=12):
+    """Packet (pts, keyframe) of a CFR clip with a keyframe every ``gop`` frames."""
+    return [(i / rate, i % gop == 0) for i in range(n)]
+
+
+def test_cuts_at_keyframes_at_least_s_apart():
+    segments = plan_segments(_times(), 0.0, None, 2.0)
+    starts = [s.start for s in segments]
+    assert starts[0] == 0.0
+    for a, b in zip(starts, starts[1:]):
+        assert b - a >= 2.0 - 1e-9
+        assert round(b * 25) % 12 == 0, "every cut is a keyframe"
+    assert [s.end for s in segments[:-1]] == starts[1:] and segments[-1].end is None
+    assert sum(s.frames for s in segments) == 250
+
+
+def test_no_short_tail_and_short_clip_is_one_segment():
+    segments = plan_segments(_times(n=130), 0.0, None, 2.0)  # 5.2 s: a cut at 4.8 s would leave 0.4 s
+    assert segments[-1].start <= 5.2 - 1.0
+    assert plan_segments(_times(n=40), 0.0, None, 2.0) == [Segment(0, 0.0, None, 40)]
+    assert DEFAULT_SEGMENT_SECONDS * 300 > 2 * 3600 > DEFAULT_SEGMENT_SECONDS * 100, "a film: a few hundred segments"
+
+
+def test_frames_owned_by_pts_with_reordered_packets():
+    # decode order I0 P3 B1 B2 | I4 (open GOP: B leading pictures 2.5 after it) ...
+    times = [(0.0, True), (3.0, False), (1.0, False), (2.0, False), (4.0, True), (3.5, False), (6.0, False),
+             (5.0, False), (8.0, True), (7.0, False), (9.0, False)]
+    segments = plan_segments(times, 0.0, None, 4.0)
+    assert [(s.start, s.end, s.frames) for s in segments] == [(0.0, 4.0, 5), (4.0, None, 6)]
+
+
+def test_section_bounds_are_kept():
+    segments = plan_segments(_times(), 1.3, 7.3, 2.0)
+    assert segments[0].start == 1.3 and segments[-1].end == 7.3
+    assert sum(s.frames for s in segments) == sum(1 for i in range(250) if 1.3 - 1e-6 <= i / 25 < 7.3 - 1e-6)
+
+
+def test_manifest_round_trip_and_differences(tmp_path):
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(3 << 20))
+    identity = input_identity(src)
+    settings = {"crf": 18, "model": "lanczos", "segment_seconds": 30.0}
+    m = Manifest(tmp_path / "manifest.json", identity, settings, [Segment(0, 0.0, 4.0, 100), Segment(1, 4.0, None, 50)])
+    m.done[0] = 100
+    m.save()
+    loaded = Manifest.load(m.path)
+    assert loaded.segments == m.segments and loaded.done == {0: 100}
+    assert loaded.differences(identity, settings) == []
+    assert loaded.differences(identity, {**settings, "crf": 20}) == ["crf"]
+    with open(src, "r+b") as f:  # same size, last MiB edited
+        f.seek(-10, os.SEEK_END)
+        f.write(b"0123456789")
+    assert "input sha256_ends" in loaded.differences(input_identity(src), settings)

@@ -1,0 +1,87 @@
+"""Where a job is cut: at the input's keyframes, about every ``segment_seconds``.
+
+A segment owns exactly the frames whose presentation time falls in ``[start, end)``; the reader
+decodes it from the keyframe at ``start`` (seeking backward) and keeps frames by pts, so open-GOP
+leading pictures that follow a keyframe in decode order stay with the segment before it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import av
+
+from vsr.errors import InputError
+from vsr.io.probe import VideoInfo, open_input
+from vsr.io.reader import Section
+
+DEFAULT_SEGMENT_SECONDS = 30.0  # a two-hour film: ~240 segments; a clip under 45 s: one
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    start: float  # seconds, input time; the first segment starts where the job starts
+    end: float | None  # None: to the job's end
+    frames: int  # video packets whose pts fall in the range (what the segment should yield)
+    context_start: float | None = None  # the frame before ``start`` (None: none)
+    context_end: float | None = None  # just after the frame at ``end`` (None: to the job's end)
+
+    @property
+    def section(self) -> Section:
+        return Section(self.start, self.end)
+
+    @property
+    def with_context(self) -> Section:
+        """The section plus one frame on each side: what a temporal filter (bwdif) looks at."""
+        start = self.start if self.context_start is None else self.context_start
+        return Section(start, self.context_end if self.end is not None else None)
+
+    @property
+    def file_name(self) -> str:
+        return f"segment-{self.index:05d}.vsrseg"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def video_packet_times(info: VideoInfo) -> list[tuple[float, bool]]:
+    """(pts in seconds, is keyframe) of every video packet, in file order, without decoding."""
+    times = []
+    with open_input(info.path) as container:
+        stream = container.streams[info.stream_index]
+        tb = Fraction(stream.time_base)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                times.append((float(packet.pts * tb), bool(packet.is_keyframe)))
+        except av.error.FFmpegError as exc:
+            raise InputError(f"cannot read the keyframes of {info.path}: {exc}") from exc
+    return times
+
+
+def plan_segments(times: list[tuple[float, bool]], start: float, end: float | None, seconds: float) -> list[Segment]:
+    """Cut [start, end) at keyframes at least ``seconds`` apart; never leave a last segment
+    shorter than half of that (it joins the one before)."""
+    inside = [(t, key) for t, key in times if t >= start - 1e-6 and (end is None or t < end - 1e-6)]
+    if not inside:
+        return [Segment(0, start, end, 0)]
+    last_time = max(t for t, _ in inside)
+    cuts = [start]
+    for t in sorted(t for t, key in inside if key):
+        if t - cuts[-1] >= seconds - 1e-6 and last_time - t >= seconds / 2:
+            cuts.append(t)
+    ordered = sorted(t for t, _ in inside)
+    bounds = [*cuts, end]
+    segments = []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        first = bisect_left(ordered, a - 1e-6)
+        after = len(ordered) if b is None else bisect_left(ordered, b - 1e-6)  # the frame at b (next segment's first)
+        before = first - 1 if first > 0 else None
+        context_end = ordered[after + 1] if after + 1 < len(ordered) else end
+        segments.append(Segment(i, a, b, after - first, ordered[before] if before is not None else None,
+                                context_end if b is not None else None))
+    return segments

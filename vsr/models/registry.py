@@ -39,7 +39,7 @@ class ModelEntry:
 
 
 # Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).
-def _edsr_baseline(scale: int, training: str, set5_psnr: float, variant: str = "") -> ModelEntry:
+def _edsr_baseline(scale: int, training: str, result: str, variant: str = "") -> ModelEntry:
     family = "edsr-baseline" + (f"-{variant}" if variant else "")
     stem = family.replace("-", "_")
     return ModelEntry(
@@ -49,14 +49,19 @@ def _edsr_baseline(scale: int, training: str, set5_psnr: float, variant: str = "
         filename=f"{stem}_x{scale}.safetensors",
         family=family,
         licence=f"MIT (trained by the vsr project; see {stem}_x{scale}.md for data credits)",
-        description=f"EDSR-baseline x{scale} (16x64), {training}, trained on CPU by vsr; Set5 {set5_psnr:.2f} dB (paper protocol)",
+        description=f"EDSR-baseline x{scale} (16x64), {training}, trained on CPU by vsr; {result} (paper protocol)",
     )
 
 
+ARCHIVE_TRAINING = "fine-tuned from edsr-baseline on compressed input (H.264, MPEG-2, JPEG, light noise; vsr.quality.degrade)"
 SHIPPED: tuple[ModelEntry, ...] = (
-    _edsr_baseline(2, "L1, L2 fine-tune, then L1 again", 37.53),
-    _edsr_baseline(3, "L1", 33.32),
-    _edsr_baseline(4, "L1, L2 fine-tune, then L1 again", 31.38),
+    _edsr_baseline(2, "L1, L2 fine-tune, then L1 again", "Set5 37.53 dB"),
+    _edsr_baseline(3, "L1", "Set5 33.32 dB"),
+    _edsr_baseline(4, "L1, L2 fine-tune, then L1 again", "Set5 31.38 dB"),
+    # compressed, archive-like input (H.264/MPEG-2/JPEG, light noise): see vsr/weights/edsr_baseline_archive_x*.md
+    _edsr_baseline(2, ARCHIVE_TRAINING, "Set14 x2: 27.27 dB on H.264 CRF 28 LR (+0.51 over edsr-baseline), -0.63 on clean LR", "archive"),
+    _edsr_baseline(3, ARCHIVE_TRAINING, "Set14 x3: 25.40 dB on H.264 CRF 28 LR (+0.35 over edsr-baseline), -0.30 on clean LR", "archive"),
+    _edsr_baseline(4, ARCHIVE_TRAINING, "Set14 x4: 24.28 dB on H.264 CRF 28 LR (+0.36 over edsr-baseline), -0.35 on clean LR", "archive"),
 )
 
 

@@ -1,0 +1,34 @@
+"""Shipped weights: every registry entry has its file and card, loads at its scale, and families
+give the plan x2/x3/x4 members."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+
+from vsr.models import registry
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("entry", registry.SHIPPED, ids=lambda e: e.name)
+def test_each_shipped_model_loads_at_its_scale_and_matches_its_card(entry):
+    from vsr.models import load
+
+    path = registry.shipped_path(entry)
+    card = path.with_suffix(".md").read_text()
+    assert f"# {entry.name}" in card
+    digest = re.search(r"sha256 `([0-9a-f]{64})`", card).group(1)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{path.name}: update the card's sha256"
+    net = load(entry.name).eval()
+    assert net.scale == entry.scale
+    x = torch.rand(1, 3, 8, 10)
+    with torch.no_grad():
+        assert net(x).shape == (1, 3, 8 * entry.scale, 10 * entry.scale)
+
+
+@pytest.mark.parametrize("family", ["edsr-baseline", "edsr-baseline-archive"])
+def test_families_have_x2_x3_x4(family):
+    assert sorted(registry.family_scales(family)) == [2, 3, 4]

@@ -21,6 +21,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Whole-pipeline modules (real encodes, subprocesses, worker processes, Ray, training steps): marked
+# `slow`, so that `pytest -m "not slow"` is the fast tier; CI runs everything.
+SLOW_MODULES = {
+    "test_jobs_segments", "test_jobs_workers", "test_jobs_resume", "test_jobs_ray", "test_upscale_fidelity",
+    "test_upscale_signals", "test_upscale_errors", "test_hdr", "test_compare", "test_sample", "test_estimate",
+    "test_duplicates", "test_train", "test_bench", "test_probe_cli", "test_upscale_many",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 # A minimal ASS header: the 'ass' encoder is not used, but the muxer needs the codec private data.
 ASS_HEADER = (
     "[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n"
@@ -394,7 +408,7 @@ def vsr():
 
 def probe_plan(*args) -> dict:
     """The plan part of ``vsr probe --json`` (the object under 'plan', or the whole object)."""
-    run = run_vsr("probe", *args, "--json")
+    run = run_vsr("probe", *args, "--json", "--no-estimate")  # the estimate has its own tests (test_estimate)
     assert run.returncode == 0, str(run)
     data = run.json()
     return data.get("plan", data)

@@ -1,6 +1,6 @@
 """The job folder's ``manifest.json``: which input, which settings, which segments are done.
 
-Only the driver writes it (atomically: a temporary file renamed over it). A segment counts as done
+Only the driver writes it (atomically, through vsr.atomic). A segment counts as done
 when its file exists: segment files are renamed into place only once complete, so a kill at any
 moment leaves either a whole segment or none.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import vsr
+from vsr.atomic import write_bytes
 from vsr.errors import UsageError
 from vsr.jobs.segments import Segment
 from vsr.plan import Plan
@@ -74,12 +75,7 @@ class Manifest:
                           "state": "done" if s.index in self.done else "pending",
                           "frames_written": self.done.get(s.index)} for s in self.segments],
         }
-        tmp = self.path.with_name(f".{self.path.name}.partial")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_bytes(self.path, json.dumps(data, indent=1).encode())
 
     @classmethod
     def load(cls, path: Path) -> Manifest:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import av
 
+from vsr.atomic import AtomicFile
 from vsr.errors import OutputError
 from vsr.io.writer import VideoWriter, _format_for
 
@@ -35,7 +36,7 @@ class SegmentWriter(VideoWriter):
         super().__init__(plan, (), time_offset=time_offset)
         self.path = Path(path)
         self.background = background  # commit() flushes in a thread; wait() joins it
-        self._partial = self.path.with_name(f".{self.path.name}.partial")
+        self._atomic = AtomicFile(self.path)
         self._file = None
         self._time_base: Fraction | None = None
         self._finisher: threading.Thread | None = None
@@ -43,7 +44,7 @@ class SegmentWriter(VideoWriter):
 
     def __enter__(self) -> SegmentWriter:
         try:
-            self._file = open(self._partial, "wb")
+            self._file = open(self._atomic.create(), "wb")
             self._file.write(MAGIC)
             # The encoder is opened through a container of the output's format, so it makes the
             # same global headers (extradata) as a single pass; nothing is muxed into it.
@@ -51,7 +52,7 @@ class SegmentWriter(VideoWriter):
             self._setup()
         except OSError as exc:
             self.abort()
-            raise OutputError(f"cannot write segment {self._partial}: {exc.strerror}") from exc
+            raise OutputError(f"cannot write segment {self.path}: {exc.strerror}") from exc
         except Exception:
             self.abort()
             raise
@@ -97,12 +98,9 @@ class SegmentWriter(VideoWriter):
         trailer = json.dumps({"time_base": str(self._time_base or self._video.codec_context.time_base),
                               "extradata": extradata.hex(), "frames": self.frames_written}).encode()
         self._file.write(trailer + _TRAILER.pack(len(trailer)))
-        self._file.flush()
-        os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
-        os.replace(self._partial, self.path)
-        return self.path
+        return self._atomic.commit()  # fsynced, then renamed into place
 
     def abort(self) -> None:
         if self._container is not None:
@@ -114,7 +112,7 @@ class SegmentWriter(VideoWriter):
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._partial.unlink(missing_ok=True)
+        self._atomic.abort()
 
 
 def read_trailer(path: Path) -> dict:

@@ -289,6 +289,16 @@ class VideoDump:
     frames: list[np.ndarray] = field(default_factory=list)  # requested planes/arrays
 
 
+def encode_frames(out, stream, frames) -> None:
+    """Give ``frames`` (VideoFrames) pts 0, 1, 2, ..., encode them into ``stream`` and mux, then flush."""
+    for i, frame in enumerate(frames):
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
 def read_video(path, *, keep: str | None = None, limit: int | None = None) -> VideoDump:
     """Decode every frame of the first video stream.
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
+from conftest import encode_frames
+
 from vsr.backends.cuda_pipeline import Scheduler, Stages, SyncDevice
 
 UP, COMPUTE, DOWN, PACK, UNPACK = 1.0, 3.0, 1.0, 0.2, 0.2
@@ -558,13 +560,8 @@ def _x264_clip(path, chromaloc: int):
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25, options={"x264-params": f"chromaloc={chromaloc}", "preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
-        for i in range(2):
-            frame = av.VideoFrame.from_ndarray(np.full((36, 32), 100, np.uint8), format="yuv420p")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        encode_frames(out, stream, [av.VideoFrame.from_ndarray(np.full((36, 32), 100, np.uint8), format="yuv420p")
+                                    for _ in range(2)])
     return path
 
 

@@ -6,6 +6,8 @@ import av
 import numpy as np
 import pytest
 
+from conftest import encode_frames
+
 from vsr.io.deinterlace import Deinterlacer
 
 
@@ -14,16 +16,14 @@ def _interlaced_clip(path, frames: int = 12) -> None:
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=25, options={"x264-params": "tff=1", "crf": "10"})
         s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
-        for i in range(frames):
+
+        def picture(i: int) -> av.VideoFrame:
             img = np.zeros((96, 128, 3), np.uint8)
             img[0::2, :, :] = 40 + 4 * i  # top field dark
             img[1::2, :, :] = 210 - 4 * i  # bottom field bright
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+            return av.VideoFrame.from_ndarray(img, format="rgb24")
+
+        encode_frames(out, s, (picture(i) for i in range(frames)))
 
 
 def _frames(path):

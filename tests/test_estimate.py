@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from vsr.config import UpscaleOptions
 from vsr.estimate import FASTER_ON_CPU, duration_text, estimate

@@ -22,7 +22,7 @@ from vsr.io.hdr import HdrInfo, encoder_hdr_params, hdr_from_side_data, masterin
 from vsr.io.probe import probe
 from vsr.plan import make_plan
 
-from conftest import probe_plan
+from conftest import encode_frames, probe_plan
 
 # A P3-D65 mastering display of 1000 cd/m² (the usual HDR10 master), MaxCLL 1000, MaxFALL 400.
 MASTER_DISPLAY = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
@@ -42,17 +42,15 @@ def make_hdr_clip(path, *, transfer=PQ, metadata=True, size=(64, 48), frames=6, 
         cc = s.codec_context
         cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = BT2020, BT2020, transfer, 1
         ramp = np.linspace(0, 255, w, dtype=np.float32)
-        for i in range(frames):
+
+        def picture(i: int) -> av.VideoFrame:
             rgb = np.empty((h, w, 3), np.uint8)
             rgb[..., 0] = np.roll(ramp, 3 * i)[None, :]
             rgb[..., 1] = np.linspace(0, 255, h, dtype=np.float32)[:, None]
             rgb[..., 2] = 128
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p10le", dst_colorspace="bt2020")
-            frame.pts = i
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p10le", dst_colorspace="bt2020")
+
+        encode_frames(out, s, (picture(i) for i in range(frames)))
     return path
 
 

@@ -5,7 +5,6 @@ A changed input or changed options are refused in one line; --restart starts ove
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

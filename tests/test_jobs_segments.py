@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import listing, read_video, stream_packets
+from conftest import encode_frames, listing, read_video, stream_packets
 from test_chapters import _with_chapters
 from test_upscale_fidelity import assert_packets_copied
 
@@ -187,17 +187,15 @@ def _interlaced_moving_clip(path, frames=100):
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=25, options={"x264-params": "tff=1:keyint=12", "crf": "12", "preset": "ultrafast"})
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
+
+        def picture(i: int) -> av.VideoFrame:
             img = np.full((48, 64, 3), 30, np.uint8)
             x = (3 * i) % 48
             img[0::2, x:x + 12, :] = 220  # top field
             img[1::2, (x + 2) % 48:(x + 2) % 48 + 12, :] = 220  # bottom field, half a frame later
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+            return av.VideoFrame.from_ndarray(img, format="rgb24")
+
+        encode_frames(out, s, (picture(i) for i in range(frames)))
     return path
 
 

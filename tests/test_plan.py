@@ -6,7 +6,6 @@ checkpoint file is the point.
 
 from __future__ import annotations
 
-import itertools
 import random
 from fractions import Fraction
 from pathlib import Path

@@ -96,7 +96,7 @@ class VideoWriter:
 
     # -- setup -----------------------------------------------------------------------------------
     def _setup(self) -> None:
-        plan, info = self.plan, self.plan.source
+        info = self.plan.source
         out = self._container
         with open_input(info.path) as src:
             out.metadata.update({k: v for k, v in src.metadata.items() if k.lower() not in _SKIP_METADATA})

@@ -82,7 +82,7 @@ def test_basicsr_edsr_layout_matches_reference(tmp_path, scale):
     path = tmp_path / f"EDSR_Mx{scale}_f8b2_DIV2K_official-00000000.pth"
     torch.save({"params": sd}, path)
     model = loader.load(path)
-    assert (model.arch, model.scale, model.num_blocks, model.num_features) == ("edsr", scale, blocks, f)
+    assert (model.arch, model.scale, model.config["num_blocks"], model.config["num_features"]) == ("edsr", scale, blocks, f)
     x = torch.rand(1, 3, 6, 5)
     with torch.no_grad():
         got = model(x)
@@ -99,14 +99,15 @@ def test_official_edsr_full_x3_residual_scaled(tmp_path):
     path = tmp_path / "edsr_x3-ea3ef2c6.pt"
     torch.save(ref.state_dict(), path)  # the official release is a bare state dict
     model = loader.load(path)
-    assert (model.scale, model.res_scale, model.num_features, model.num_blocks) == (3, 0.1, 256, 2)
+    cfg = model.config
+    assert (model.scale, cfg["res_scale"], cfg["num_features"], cfg["num_blocks"]) == (3, 0.1, 256, 2)
     x = torch.rand(1, 3, 4, 5)
     with torch.no_grad():
         assert torch.allclose(model(x), ref(x), atol=1e-5)
-    assert loader.load(path, res_scale=1.0).res_scale == 1.0  # override
+    assert loader.load(path, res_scale=1.0).config["res_scale"] == 1.0  # override
     baseline = EDSR(num_features=16, num_blocks=1, scale=3)
     torch.save(baseline.state_dict(), path)
-    assert loader.load(path).res_scale == 1.0
+    assert loader.load(path).config["res_scale"] == 1.0
 
 
 def test_edsr_without_mean_shift_keys(tmp_path):

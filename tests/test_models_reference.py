@@ -210,7 +210,7 @@ def test_res_scale_is_not_in_the_weights(tmp_path):
     folds into conv2, so the weights cannot show it and the 1.0 guess gives different output."""
     path, _, shape, _ = _checkpoint(tmp_path, "official_edsr_r4f32_rs0.1_x2")
     model = loader.load(path)
-    assert model.res_scale == 1.0
+    assert model.config["res_scale"] == 1.0
     with torch.no_grad():
         got = _summary(model(_input(shape)))
     assert abs(got[5] - GOLDEN["official_edsr_r4f32_rs0.1_x2"][1][5]) > 1e-2

@@ -199,20 +199,11 @@ def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
 
 def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:
     """(model name, load source, native scale, available scales)."""
-    name = opts.model or registry.DEFAULT_MODEL
-    if registry.is_resampler(name):
-        return name.lower(), None, 1, []
-    scales = registry.family_scales(name)
-    if not scales and Path(name).expanduser().is_file():
-        from vsr.models.loader import inspect
-
-        path = str(Path(name).expanduser())
-        _, file_scale = inspect(path, arch=opts.arch)
-        scales = {int(file_scale): path}
-    if not scales:
-        raise registry.unknown_model(name)
-    scale = choose_scale(list(scales), needed) if needed else min(scales)
-    return name, scales[scale], scale, sorted(scales)
+    resolved = registry.resolve(opts.model, arch=opts.arch)
+    if resolved.is_resampler:
+        return resolved.name, None, 1, []
+    scale = choose_scale(list(resolved.scales), needed) if needed else min(resolved.scales)
+    return resolved.name, resolved.scales[scale], scale, sorted(resolved.scales)
 
 
 def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str]:

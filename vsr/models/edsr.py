@@ -2,14 +2,20 @@
 
 The official model works on RGB in [0, rgb_range]; this module takes and returns RGB in [0, 1]
 and scales internally, so checkpoints from the official release load with ``strict=True``.
+Layouts: the official one (``head.0``, ``body.N.body.0/2``, ``body.<N>``, ``tail.0.K``, ``tail.1``)
+and BasicSR's (``from_basicsr``). Guessed: ``res_scale`` (0.1 for 256-feature "full" models, 1.0
+otherwise, as in the paper: no weight can show it) and ``rgb_range`` (read off a stored
+``add_mean``, else 255).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
+
+from vsr.models.base import SRModel
+from vsr.models.blocks import upsample_factors
+from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, shuffle_scale
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -47,17 +53,12 @@ class Upsampler(nn.Sequential):
 
     def __init__(self, *, scale: int, num_features: int) -> None:
         layers: list[nn.Module] = []
-        if scale & (scale - 1) == 0:
-            for _ in range(int(math.log2(scale))):
-                layers += [nn.Conv2d(num_features, 4 * num_features, 3, padding=1), nn.PixelShuffle(2)]
-        elif scale == 3:
-            layers += [nn.Conv2d(num_features, 9 * num_features, 3, padding=1), nn.PixelShuffle(3)]
-        else:
-            raise ValueError(f"EDSR supports scales 2, 3, 4, 8; got {scale}")
+        for factor in upsample_factors(scale):
+            layers += [nn.Conv2d(num_features, factor * factor * num_features, 3, padding=1), nn.PixelShuffle(factor)]
         super().__init__(*layers)
 
 
-class EDSR(nn.Module):
+class EDSR(SRModel):
     """EDSR; baseline = 16 blocks x 64 features, full = 32 x 256 with res_scale 0.1."""
 
     arch = "edsr"
@@ -74,19 +75,7 @@ class EDSR(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = scale
-        self.num_features = num_features
-        self.num_blocks = num_blocks
-        self.res_scale = res_scale
         self.rgb_range = rgb_range
-        # Hyper-parameters as keyword arguments (vsr.models.loader.save writes them as metadata).
-        self.config = {
-            "in_channels": in_channels,
-            "num_features": num_features,
-            "num_blocks": num_blocks,
-            "scale": scale,
-            "res_scale": res_scale,
-            "rgb_range": rgb_range,
-        }
         self.sub_mean = MeanShift(rgb_range=rgb_range, sign=-1)
         self.add_mean = MeanShift(rgb_range=rgb_range, sign=1)
         self.head = nn.Sequential(nn.Conv2d(in_channels, num_features, 3, padding=1))
@@ -185,3 +174,69 @@ def from_basicsr(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     for key, value in mean_shift_state().items():
         out.setdefault(key, value)
     return out
+
+
+# ---------------------------------------------------------------- detection
+
+
+def _kwargs(features: int, in_channels: int, blocks: int, scale: int) -> Detected:
+    return Detected(
+        "edsr",
+        {
+            "in_channels": in_channels,
+            "num_features": features,
+            "num_blocks": blocks,
+            "scale": scale,
+            "res_scale": 0.1 if features >= 256 else 1.0,
+        },
+        guessed={"res_scale", "rgb_range"},
+    )
+
+
+def _read_official(s: Shapes) -> Detected | None:
+    features, in_channels = s["head.0.weight"][:2]
+    blocks = len(indices(s, r"body\.(\d+)\.body\.0\.weight"))
+    stages = indices(s, r"tail\.0\.(\d+)\.weight")
+    scale = shuffle_scale(stages, s[f"tail.0.{stages[0]}.weight"][0], features) if stages else None
+    if scale is None or f"body.{blocks}.weight" not in s:
+        return None
+    return _kwargs(features, in_channels, blocks, scale)
+
+
+def _read_basicsr(s: Shapes) -> Detected | None:
+    features, in_channels = s["conv_first.weight"][:2]
+    blocks = len(indices(s, r"body\.(\d+)\.conv1\.weight"))
+    scale = shuffle_scale(indices(s, r"upsample\.(\d+)\.weight"), s["upsample.0.weight"][0], features)
+    return None if scale is None else _kwargs(features, in_channels, blocks, scale)
+
+
+def _refine(state: StateDict, found: Detected) -> None:
+    if "rgb_range" not in found.kwargs:  # not given by metadata or the caller
+        rgb_range = rgb_range_from_state(state)
+        if rgb_range is not None:
+            found.kwargs["rgb_range"] = rgb_range
+
+
+def _prepare(state: StateDict, found: Detected) -> StateDict:
+    if "sub_mean.weight" in state:
+        return state
+    return {**state, **mean_shift_state(rgb_range=float(found.kwargs.get("rgb_range", 255.0)))}
+
+
+ARCHITECTURE = Architecture(
+    name="edsr",
+    module=EDSR,
+    layouts=(
+        Layout("official", frozenset({"head.0.weight", "tail.1.weight", "body.0.body.0.weight"}), _read_official),
+        Layout(
+            "basicsr",
+            frozenset({"conv_first.weight", "conv_after_body.weight", "body.0.conv1.weight", "upsample.0.weight"}),
+            _read_basicsr,
+            convert=lambda state, found: from_basicsr(state),
+        ),
+    ),
+    aliases=("edsr-baseline",),
+    upsampler=("tail.0.",),
+    refine=_refine,
+    prepare=_prepare,
+)

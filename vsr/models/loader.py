@@ -9,7 +9,7 @@ would run code is refused with a ModelError before anything runs. Prefer ``.safe
 
 Containers are unwrapped (``params_ema`` preferred over ``params``, then ``state_dict``,
 ``model``, ``net_g``; a ``module.`` prefix from DataParallel is stripped). Architecture and
-hyper-parameters come from ``vsr.models.detect``; values the weights cannot show come from the
+hyper-parameters come from ``vsr.models.architectures``; values the weights cannot show come from the
 file's ``vsr`` metadata (written by ``save``), then the registry entry, then the caller's overrides.
 """
 
@@ -27,31 +27,27 @@ from torch import nn
 
 from vsr.atomic import atomic_path
 from vsr.errors import ModelError
-from vsr.models import detect as _detect
 from vsr.models import registry, zoo
+from vsr.models.spec import Architecture, Detected
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
 META_KEY = "vsr"
 
 
-def _classes() -> dict[str, type[nn.Module]]:
-    from vsr.models.edsr import EDSR
-    from vsr.models.rrdbnet import RRDBNet
-    from vsr.models.srcnn import SRCNN
-    from vsr.models.srresnet import MSRResNet, SRResNet
-    from vsr.models.srvgg import SRVGGNetCompact
-    from vsr.models.vdsr import VDSR
+def architecture(name: str) -> Architecture:
+    """An architecture by name or alias; a ModelError naming the supported ones otherwise."""
+    from vsr.models import architectures
 
-    return {c.arch: c for c in (EDSR, RRDBNet, MSRResNet, SRResNet, SRVGGNetCompact, SRCNN, VDSR)}
+    found = architectures.get(name)
+    if found is None:
+        raise ModelError(f"unknown architecture {name!r}; supported: {', '.join(architectures.supported())}")
+    return found
 
 
 def build(arch: str, **kwargs: Any) -> nn.Module:
     """Construct an architecture by name with keyword hyper-parameters (random weights)."""
-    name = _detect.canonical_arch(arch)
-    if name is None:
-        raise ModelError(f"unknown architecture {arch!r}; supported: {', '.join(_detect.supported_archs())}")
-    return _classes()[name](**kwargs)
+    return architecture(arch).module(**kwargs)
 
 
 # ---------------------------------------------------------------- reading files
@@ -165,18 +161,16 @@ def _resolve(
     hints: dict[str, Any],
     overrides: dict[str, Any],
     where: str,
-) -> _detect.Detected:
-    wanted = None
-    if arch is not None:
-        wanted = _detect.canonical_arch(arch)
-        if wanted is None:
-            raise ModelError(f"unknown architecture {arch!r}; supported: {', '.join(_detect.supported_archs())}")
-    found = _detect.detect(shapes, arch=wanted)
+) -> Detected:
+    from vsr.models import architectures
+
+    wanted = architecture(arch).name if arch is not None else None
+    found = architectures.detect(shapes, arch=wanted)
     if found is None:
         what = f"does not look like {wanted}" if wanted else "has an unrecognised layout"
         raise ModelError(
             f"{where} {what} ({_describe(shapes)}); supported architectures: "
-            f"{', '.join(_detect.supported_archs())}"
+            f"{', '.join(architectures.supported())}"
         )
     if meta.get("arch") == found.arch:
         found.kwargs.update({k: v for k, v in meta.items() if k != "arch" and k in found.guessed | set(found.kwargs)})
@@ -185,26 +179,6 @@ def _resolve(
     if "kernel_sizes" in found.kwargs:
         found.kwargs["kernel_sizes"] = tuple(found.kwargs["kernel_sizes"])
     return found
-
-
-def _convert(state: dict[str, torch.Tensor], found: _detect.Detected) -> dict[str, torch.Tensor]:
-    """Rename publisher layouts to ours (the documented mappings live next to each module)."""
-    if found.layout == "basicsr" and found.arch == "edsr":
-        from vsr.models.edsr import from_basicsr
-
-        return from_basicsr(state)
-    if found.layout == "esrgan":
-        out = {}
-        for key, value in state.items():
-            for old, new in _detect.ESRGAN_RENAMES:
-                key = key.replace(old, new) if (old.startswith(".") or key.startswith(old)) else key
-            out[key] = value
-        return out
-    if found.arch == "edsr" and "sub_mean.weight" not in state:
-        from vsr.models.edsr import mean_shift_state
-
-        state = {**state, **mean_shift_state(rgb_range=float(found.kwargs.get("rgb_range", 255.0)))}
-    return state
 
 
 # ---------------------------------------------------------------- public API
@@ -251,15 +225,12 @@ def load(
     state, meta = read_state_dict(path)
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     found = _resolve(shapes, meta, arch=arch, hints=hints, overrides=overrides, where=str(path))
-    if found.arch == "edsr" and "rgb_range" not in found.kwargs:  # not given by metadata or caller
-        from vsr.models.edsr import rgb_range_from_state
-
-        rgb_range = rgb_range_from_state(state)
-        if rgb_range is not None:
-            found.kwargs["rgb_range"] = rgb_range
-    model = _classes()[found.arch](**found.kwargs)
+    spec = architecture(found.arch)
+    if spec.refine is not None:
+        spec.refine(state, found)
+    model = spec.module(**found.kwargs)
     try:
-        model.load_state_dict(_convert(state, found), strict=True)
+        model.load_state_dict(spec.to_module_keys(state, found), strict=True)
     except RuntimeError as exc:
         first = " ".join(str(exc).split())[:300]
         raise ModelError(f"{path}: weights do not fit {found.arch} {found.kwargs}: {first}") from exc
@@ -292,7 +263,7 @@ def save(model: nn.Module, path: str | Path, *, notes: dict[str, str] | None = N
     ``{"params": state_dict, "vsr": {...}}``, which ``torch.load(weights_only=True)`` reads.
     """
     path = Path(path)
-    meta = {"arch": model.arch, **getattr(model, "config", {"scale": model.scale})}
+    meta = {"arch": model.arch, **model.config}
     meta = {k: list(v) if isinstance(v, tuple) else v for k, v in meta.items()}
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)

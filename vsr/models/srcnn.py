@@ -12,8 +12,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vsr.models.base import SRModel
+from vsr.models.spec import Architecture, Detected, Layout, Shapes
 
-class SRCNN(nn.Module):
+
+class SRCNN(SRModel):
     """9-5-5 by default (``kernel_sizes=(9, 1, 5)`` gives the 9-1-5 variant)."""
 
     arch = "srcnn"
@@ -29,12 +32,6 @@ class SRCNN(nn.Module):
         super().__init__()
         k1, k2, k3 = kernel_sizes
         self.scale = scale
-        self.config = {
-            "in_channels": in_channels,
-            "num_features": num_features,
-            "scale": scale,
-            "kernel_sizes": tuple(kernel_sizes),
-        }
         self.conv1 = nn.Conv2d(in_channels, num_features, k1, padding=k1 // 2)
         self.conv2 = nn.Conv2d(num_features, num_features // 2, k2, padding=k2 // 2)
         self.conv3 = nn.Conv2d(num_features // 2, in_channels, k3, padding=k3 // 2)
@@ -45,3 +42,21 @@ class SRCNN(nn.Module):
         x = self.relu(self.conv1(x))
         x = self.relu(self.conv2(x))
         return self.conv3(x)
+
+
+_KEYS = frozenset(f"conv{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias"))
+
+
+def _read(s: Shapes) -> Detected | None:
+    if set(s) != _KEYS:
+        return None
+    features, in_channels = s["conv1.weight"][:2]
+    kernels = tuple(s[f"conv{i}.weight"][-1] for i in (1, 2, 3))
+    return Detected(
+        "srcnn",
+        {"in_channels": in_channels, "num_features": features, "scale": 2, "kernel_sizes": kernels},
+        guessed={"scale"},  # the network runs on a bicubic-upsampled image: 2 unless told
+    )
+
+
+ARCHITECTURE = Architecture(name="srcnn", module=SRCNN, layouts=(Layout("ports", _KEYS, _read),))

@@ -11,6 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vsr.models.base import SRModel
+from vsr.models.spec import Architecture, Detected, Layout, Shapes, indices
+
 
 class ConvReLU(nn.Module):
     def __init__(self, *, num_features: int) -> None:
@@ -22,7 +25,7 @@ class ConvReLU(nn.Module):
         return self.relu(self.conv(x))
 
 
-class VDSR(nn.Module):
+class VDSR(SRModel):
     """``num_layers`` counts every convolution (20 in the paper): input + middle + output."""
 
     arch = "vdsr"
@@ -39,12 +42,6 @@ class VDSR(nn.Module):
         if num_layers < 3:
             raise ValueError(f"VDSR needs at least 3 layers; got {num_layers}")
         self.scale = scale
-        self.config = {
-            "in_channels": in_channels,
-            "num_features": num_features,
-            "num_layers": num_layers,
-            "scale": scale,
-        }
         self.input = nn.Conv2d(in_channels, num_features, 3, padding=1, bias=False)
         self.residual_layer = nn.Sequential(
             *[ConvReLU(num_features=num_features) for _ in range(num_layers - 2)]
@@ -56,3 +53,20 @@ class VDSR(nn.Module):
         x = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
         out = self.residual_layer(self.relu(self.input(x)))
         return self.output(out) + x
+
+
+def _read(s: Shapes) -> Detected | None:
+    features, in_channels = s["input.weight"][:2]
+    layers = len(indices(s, r"residual_layer\.(\d+)\.conv\.weight")) + 2
+    return Detected(
+        "vdsr",
+        {"in_channels": in_channels, "num_features": features, "num_layers": layers, "scale": 2},
+        guessed={"scale"},  # one VDSR serves every scale: 2 unless told
+    )
+
+
+ARCHITECTURE = Architecture(
+    name="vdsr",
+    module=VDSR,
+    layouts=(Layout("ports", frozenset({"input.weight", "residual_layer.0.conv.weight", "output.weight"}), _read),),
+)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vsr.errors import ModelError, UsageError
+from vsr.errors import ModelError
 from vsr.quality.datasets import load_pairs
 from vsr.quality.matlab_resize import imresize
 from vsr.quality.metrics import psnr_y, ssim_y
@@ -65,20 +65,10 @@ def resolve_model(name: str | None, scale: int) -> tuple[str, str]:
     """(kind, source): kind 'resample' (source = method) or 'torch' (source = name or path)."""
     from vsr.models import registry
 
-    name = name or registry.DEFAULT_MODEL
-    if registry.is_resampler(name):
-        return "resample", RESAMPLE_METHODS[name.lower()]
-    if Path(name).is_file():
-        return "torch", name
-    try:
-        scales = registry.family_scales(name)
-    except ImportError:  # the published-weights zoo is not there yet
-        scales = {}
-    if not scales:
-        raise registry.unknown_model(name)
-    if scale not in scales:
-        raise UsageError(f"model {name!r} has scales {sorted(scales)}, not x{scale}: pick --scale from those")
-    return "torch", scales[scale]
+    resolved = registry.resolve(name)
+    if resolved.is_resampler:
+        return "resample", RESAMPLE_METHODS[resolved.name]
+    return "torch", resolved.source(scale)
 
 
 def sr_image(model, lr: np.ndarray, device, amp_dtype=None) -> np.ndarray:
@@ -132,9 +122,6 @@ def evaluate(
         precision = resolve_precision(precision, str(dev))
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         net = load(source).eval().to(dev).to(dtype).to(memory_format=torch.channels_last)
-        net_scale = getattr(net, "scale", scale)
-        if net_scale != scale:
-            raise UsageError(f"model {label!r} upscales x{net_scale}, but --scale is {scale}")
         run = lambda lr: sr_image(net, lr, dev)  # noqa: E731
     for p in pairs:
         lr = p.lr if degradation.is_clean else degradation(p.lr, image_rng(seed, p.name))

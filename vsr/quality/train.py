@@ -165,8 +165,6 @@ def load_training_images(
 
 
 TRAINABLE_ARCHS = ("edsr", "srresnet", "msrresnet")
-# parameter-name prefixes of each architecture's upsampler (not copied by --init across scales)
-UPSAMPLER_PREFIXES = {"edsr": ("tail.0.",), "srresnet": ("upsample.",), "msrresnet": ("upconv1.", "upconv2.")}
 
 
 def model_hparams(cfg: TrainConfig) -> dict[str, Any]:
@@ -177,26 +175,22 @@ def model_hparams(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    if cfg.arch == "edsr":
-        from vsr.models.edsr import EDSR
+    if cfg.arch not in TRAINABLE_ARCHS:
+        raise UsageError(f"vsr train supports --arch {', '.join(TRAINABLE_ARCHS)}; got {cfg.arch!r}")
+    from vsr.models.loader import build
 
-        return EDSR(**model_hparams(cfg))
-    if cfg.arch in TRAINABLE_ARCHS:
-        from vsr.models.loader import build
-
-        return build(cfg.arch, **model_hparams(cfg))
-    raise UsageError(f"vsr train supports --arch {', '.join(TRAINABLE_ARCHS)}; got {cfg.arch!r}")
+    return build(cfg.arch, **model_hparams(cfg))
 
 
 def init_from(model: nn.Module, path: str | Path, arch: str = "edsr") -> list[str]:
     """Copy every tensor of ``path`` whose name and shape match; the upsampler only when it is the
     same (same scale): starting x3/x4 from x2 copies all but the upsampler, as the EDSR paper does.
     Returns the copied names."""
-    from vsr.models.loader import read_state_dict
+    from vsr.models.loader import architecture, read_state_dict
 
     src = read_state_dict(path)[0]
     own = model.state_dict()
-    prefixes = UPSAMPLER_PREFIXES.get(arch, ())
+    prefixes = architecture(arch).upsampler
     is_up = lambda k: k.startswith(prefixes)  # noqa: E731
     up_own = {k: tuple(v.shape) for k, v in own.items() if is_up(k)}
     up_src = {k: tuple(v.shape) for k, v in src.items() if is_up(k)}

@@ -41,7 +41,7 @@ def test_tensorrt_problems_name_the_fix() -> None:
 
 def test_create_backend_dispatch(make_clip, edsr_checkpoint, tmp_path) -> None:
     """Constructing a backend touches no device, so the dispatch is checkable without a GPU."""
-    from vsr.backends.base import create_backend
+    from vsr.backends.factory import create_backend
     from vsr.backends.cuda_backend import CudaTorchBackend
     from vsr.backends.tensorrt_backend import TensorRTBackend
     from vsr.backends.torch_backend import TorchBackend

@@ -121,7 +121,7 @@ def test_downloaded_weights_follow_umask(monkeypatch, tmp_path, mask, expected):
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))
     entry = registry.ModelEntry(name="tiny-x2", arch="edsr", scale=2, filename="tiny_x2.pth",
                                 family="tiny", sha256=hashlib.sha256(payload).hexdigest())
-    monkeypatch.setattr(zoo, "PUBLISHED", zoo.PUBLISHED + (entry,))
+    monkeypatch.setattr(registry, "PUBLISHED", registry.PUBLISHED + (entry,))
     with umask(mask):
         path = zoo.download("tiny-x2", url=source.as_uri())
     assert path.read_bytes() == payload

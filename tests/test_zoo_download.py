@@ -68,7 +68,7 @@ def entry(monkeypatch, tmp_path):
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))
     fake = registry.ModelEntry(name="tiny-x2", arch="edsr", scale=2, filename="tiny_x2.pth",
                                family="tiny", urls=("http://127.0.0.1:9/unused",), sha256=DIGEST)
-    monkeypatch.setattr(zoo, "PUBLISHED", zoo.PUBLISHED + (fake,))
+    monkeypatch.setattr(registry, "PUBLISHED", registry.PUBLISHED + (fake,))
     return fake
 
 
@@ -80,16 +80,16 @@ def _cache_files(tmp_path):
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("VSR_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert zoo.cache_dir() == tmp_path / "xdg" / "vsr"
+    assert registry.cache_dir() == tmp_path / "xdg" / "vsr"
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "mine"))
-    assert zoo.models_dir() == tmp_path / "mine" / "models"
+    assert registry.models_dir() == tmp_path / "mine" / "models"
 
 
 def test_good_hash_then_offline(server, entry, tmp_path):
     path = zoo.download("tiny-x2", url=server.url)
     assert path.read_bytes() == PAYLOAD
     assert _cache_files(tmp_path) == ["tiny_x2.pth", "tiny_x2.pth.sha256"]
-    assert zoo.cached_scales("tiny") == {2: "tiny-x2"} and zoo.cached_scales("TINY-X2") == {2: "tiny-x2"}
+    assert registry.cached_scales("tiny") == {2: "tiny-x2"} and registry.cached_scales("TINY-X2") == {2: "tiny-x2"}
     assert registry.family_scales("tiny") == {2: "tiny-x2"}
     server.close()  # offline from now on
     assert zoo.download("tiny-x2") == path
@@ -100,13 +100,13 @@ def test_wrong_hash_refused_and_nothing_kept(server, entry, tmp_path):
     with pytest.raises(ModelError, match="sha256 mismatch"):
         zoo.download("tiny-x2", url=server.url, sha256="0" * 64)
     assert _cache_files(tmp_path) == []
-    assert zoo.cached_scales("tiny") == {}
+    assert registry.cached_scales("tiny") == {}
 
 
 def test_published_prefix_is_verified(server, entry, monkeypatch, tmp_path):
     prefixed = registry.ModelEntry(name="pref-x2", arch="edsr", scale=2, filename="pref-x2.pth", sha256=DIGEST[:8])
     bad = registry.ModelEntry(name="bad-x2", arch="edsr", scale=2, filename="bad-x2.pth", sha256="deadbeef")
-    monkeypatch.setattr(zoo, "PUBLISHED", zoo.PUBLISHED + (prefixed, bad))
+    monkeypatch.setattr(registry, "PUBLISHED", registry.PUBLISHED + (prefixed, bad))
     assert zoo.download("pref-x2", url=server.url).is_file()
     with pytest.raises(ModelError, match="expected deadbeef"):
         zoo.download("bad-x2", url=server.url)
@@ -128,7 +128,7 @@ def test_no_published_hash_needs_a_decision(server, monkeypatch, tmp_path):
     assert _cache_files(tmp_path) == []
     path = zoo.download("RealESRGAN_x4plus", url=server.url, sha256=DIGEST.upper())
     assert path.name == "RealESRGAN_x4plus.pth"
-    assert zoo.cached_scales("RealESRGAN_plus") == {4: "RealESRGAN_x4plus"}
+    assert registry.cached_scales("RealESRGAN_plus") == {4: "RealESRGAN_x4plus"}
 
 
 def test_unreachable_server_is_a_model_error(entry):

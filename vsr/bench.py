@@ -470,7 +470,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
 
         # -- end to end: decode thread -> the backend `vsr upscale` would use -> encode thread
         say("timing end to end")
-        from vsr.backends.base import create_backend
+        from vsr.backends.factory import create_backend
 
         production = create_backend(plan)
         if type(production) is type(backend):  # GPU: this one (an engine is loaded once)

@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 
-from vsr.backends.base import create_backend
+from vsr.backends.factory import create_backend
 from vsr.config import UpscaleOptions
 from vsr.errors import InputError, UsageError
 from vsr.io.deinterlace import Deinterlacer

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import av
 
-from vsr.backends.base import create_backend
+from vsr.backends.factory import create_backend
 from vsr.duplicates import DuplicateSkipper
 from vsr.errors import InputError
 from vsr.io.deinterlace import Deinterlacer

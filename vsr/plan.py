@@ -18,7 +18,7 @@ from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import VideoInfo, probe
 from vsr.io.writer import copyable_streams
-from vsr.models import registry
+from vsr.models.resolver import resolve
 
 _SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
 _KEEP_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v"}
@@ -199,7 +199,7 @@ def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
 
 def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:
     """(model name, load source, native scale, available scales)."""
-    resolved = registry.resolve(opts.model, arch=opts.arch)
+    resolved = resolve(opts.model, arch=opts.arch)
     if resolved.is_resampler:
         return resolved.name, None, 1, []
     scale = choose_scale(list(resolved.scales), needed) if needed else min(resolved.scales)

@@ -56,24 +56,3 @@ def carry_timing(src: av.VideoFrame, dst: av.VideoFrame) -> av.VideoFrame:
     dst.pts = src.pts
     dst.time_base = src.time_base
     return dst
-
-
-def create_backend(plan: Plan) -> Backend:
-    """The backend the plan chose; heavy modules are imported only here."""
-    if plan.backend == "swscale":
-        from vsr.backends.resample_backend import ResampleBackend
-
-        return ResampleBackend(plan)
-    if plan.backend == "torch" and plan.device.startswith("cuda"):
-        from vsr.backends.cuda_backend import CudaTorchBackend  # pre/post-processing on the GPU, pipelined
-
-        return CudaTorchBackend(plan)
-    if plan.backend == "torch":
-        from vsr.backends.torch_backend import TorchBackend
-
-        return TorchBackend(plan)
-    if plan.backend == "tensorrt":
-        from vsr.backends.tensorrt_backend import TensorRTBackend
-
-        return TensorRTBackend(plan)
-    raise ValueError(f"unknown backend {plan.backend!r}")

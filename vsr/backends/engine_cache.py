@@ -137,7 +137,7 @@ def engine_dir(explicit: str | os.PathLike | None = None) -> Path:
         if root is not None and os.access(root / "engines", os.W_OK):
             d = root / "engines" / "cache"
         else:
-            from vsr.models.zoo import cache_dir
+            from vsr.models.registry import cache_dir
 
             d = cache_dir() / "engines"
     try:

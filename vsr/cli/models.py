@@ -19,7 +19,7 @@ def _hash_note(sha256: str) -> str:
 
 
 def list_models() -> None:
-    from vsr.models import registry, zoo
+    from vsr.models import registry
 
     click.echo("Resamplers (any scale, no weights):")
     click.echo("  " + ", ".join(registry.RESAMPLERS))
@@ -32,9 +32,9 @@ def list_models() -> None:
         family = f"  family {e.family}" if e.family else ""
         click.echo(f"  {e.name:<28} {e.arch:<10} x{e.scale}  {state}{family}")
     click.echo("")
-    click.echo(f"Published checkpoints (cache {zoo.models_dir()}):")
-    for e in zoo.PUBLISHED:
-        cached = zoo.cached_path(e)
+    click.echo(f"Published checkpoints (cache {registry.models_dir()}):")
+    for e in registry.PUBLISHED:
+        cached = registry.cached_path(e)
         where = f"cached {cached}" if cached else ("download: vsr models download " + e.name if e.urls else "manual download, see docs")
         click.echo(f"  {e.name:<28} {e.arch:<10} x{e.scale}  {e.licence:<28} {_hash_note(e.sha256):<28} {where}")
 

@@ -31,7 +31,7 @@ def _ray():
 
 def _encode(plan: Plan, segment: Segment, folder: str) -> dict:
     """The task body, on a Ray worker."""
-    from vsr.jobs.runner import encode_segment
+    from vsr.jobs.encode import encode_segment
 
     if plan.device.startswith("cuda"):
         plan = replace(plan, device="cuda")  # the GPU Ray gave this task is the only one it sees

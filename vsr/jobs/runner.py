@@ -6,16 +6,17 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from vsr import pipeline
 from vsr.config import JobOptions
 from vsr.errors import Interrupted, UsageError, VsrError
 from vsr.io.reader import DecodeStats
+from vsr.jobs.encode import start_segment
 from vsr.jobs.join import join_segments
 from vsr.jobs.manifest import MANIFEST, Manifest, input_identity, job_dir_for, settings_of
-from vsr.jobs.segment_file import SegmentWriter, read_trailer
+from vsr.jobs.segment_file import read_trailer
 from vsr.jobs.segments import Segment, plan_segments, video_packet_times
 from vsr.pipeline import Progress, Result
 from vsr.plan import Plan
@@ -30,34 +31,6 @@ class JobResult(Result):
     def fps(self) -> float:
         """Frames this run made per second (reused segments do not count)."""
         return (self.frames - self.resumed_frames) / self.seconds if self.seconds > 0 else 0.0
-
-
-def encode_segment(plan: Plan, segment: Segment, folder: Path,
-                   on_frames: Callable[[int], None] | None = None) -> dict:
-    """Encode one segment into its file in ``folder``; a plain dict comes back (it crosses
-    process and Ray boundaries)."""
-    outcome, finish = start_segment(plan, segment, folder, on_frames)
-    finish()
-    return outcome
-
-
-def start_segment(plan: Plan, segment: Segment, folder: Path,
-                  on_frames: Callable[[int], None] | None = None) -> tuple[dict, Callable[[], None]]:
-    """Encode one segment, leaving the encoder's flush (its lookahead: about a second of serial
-    work at HD) to a thread, so the next segment can start meanwhile; ``finish()`` waits for it."""
-    path = folder / segment.file_name
-    writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0, background=True)
-    progress = (lambda p: on_frames(p.frames)) if on_frames else None
-    # bwdif looks at the frames on either side: decode those too, so the frames at a cut are
-    # deinterlaced as in a single pass (they cost a GOP more decoding, only for interlaced input).
-    temporal = plan.deinterlace == "on" or (plan.deinterlace == "auto" and plan.source.interlaced)
-    result = pipeline.run(replace(plan, copy_streams=()), progress, writer=writer,
-                          section=segment.with_context if temporal else segment.section, keep=segment.section)
-    d = result.decode
-    return {"index": segment.index, "frames": result.frames, "warnings": result.warnings,
-            "deinterlaced": result.deinterlaced, "reused": result.reused, "damaged_packets": d.damaged_packets,
-            "corrupt_frames": d.corrupt_frames, "repaired_timestamps": d.repaired_timestamps,
-            "errors": d.errors}, writer.wait
 
 
 def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None] | None = None,

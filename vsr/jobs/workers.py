@@ -72,7 +72,7 @@ class ProcessExecutor:
 
 def _work(plan: Plan, device: str, threads: int, folder: Path, tasks, events) -> None:
     """A worker process: encode segments until the queue says stop or the driver is gone."""
-    from vsr.jobs.runner import encode_segment
+    from vsr.jobs.encode import encode_segment
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if device:

@@ -7,7 +7,7 @@ in order and the first layout that recognises the keys wins, so more specific la
 
 from __future__ import annotations
 
-from vsr.models import edsr, msrresnet, rrdbnet, srcnn, srresnet, srvgg, vdsr
+from vsr.models import edsr, msrresnet, rrdbnet, span, srcnn, srresnet, srvgg, vdsr
 from vsr.models.spec import Architecture, Detected, Shapes
 
 ARCHITECTURES: tuple[Architecture, ...] = (
@@ -15,6 +15,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     rrdbnet.ARCHITECTURE,
     msrresnet.ARCHITECTURE,
     srresnet.ARCHITECTURE,
+    span.ARCHITECTURE,
     srvgg.ARCHITECTURE,
     srcnn.ARCHITECTURE,
     vdsr.ARCHITECTURE,

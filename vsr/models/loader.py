@@ -16,7 +16,6 @@ file's ``vsr`` metadata (written by ``save``), then the registry entry, then the
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import struct
 from pathlib import Path
@@ -27,10 +26,9 @@ from torch import nn
 
 from vsr.atomic import atomic_path
 from vsr.errors import ModelError
-from vsr.models import registry, zoo
+from vsr.models import registry
 from vsr.models.spec import Architecture, Detected
 
-PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
 META_KEY = "vsr"
 
@@ -184,31 +182,6 @@ def _resolve(
 # ---------------------------------------------------------------- public API
 
 
-def _source_path(source: str | Path) -> tuple[Path, dict[str, Any]]:
-    """Resolve a registry name or a path to a file and the hints its entry gives."""
-    path = Path(source)
-    if path.is_file():
-        return path, {}
-    name = str(source)
-    for entry in registry.SHIPPED:
-        if name == entry.name:
-            shipped = registry.shipped_path(entry)
-            if not shipped.is_file():
-                raise ModelError(f"shipped weights for {name} are missing from {shipped}; reinstall vsr")
-            return shipped, {"scale": entry.scale}
-    entry = zoo.find(name)
-    if entry is not None:
-        cached = zoo.cached_path(entry)
-        if cached is None:
-            raise ModelError(f"{entry.name} is not downloaded yet: run `vsr models download {entry.name}`")
-        return cached, {"scale": entry.scale}
-    if registry.is_resampler(name):
-        raise ModelError(f"{name} is a resampler, not a network: it has no weights to load")
-    if path.suffix in PICKLE_SUFFIXES + (".safetensors",) or os.sep in name:
-        raise ModelError(f"model file not found: {path}")
-    raise registry.unknown_model(name)
-
-
 def load(
     source: str | Path,
     *,
@@ -221,7 +194,7 @@ def load(
     ``arch`` restricts detection to one architecture (aliases such as ``esrgan`` accepted);
     ``overrides`` (e.g. ``scale=3`` for SRCNN/VDSR, ``res_scale=0.1`` for EDSR) replace detected values.
     """
-    path, hints = _source_path(source)
+    path, hints = registry.weights_file(source)
     state, meta = read_state_dict(path)
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     found = _resolve(shapes, meta, arch=arch, hints=hints, overrides=overrides, where=str(path))
@@ -242,10 +215,10 @@ def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:
     ``arch`` overrides detection, as in ``load``."""
     path = Path(source)
     if not path.is_file():
-        entry = next((e for e in registry.SHIPPED if e.name == str(source)), None) or zoo.find(str(source))
+        entry = next((e for e in registry.SHIPPED if e.name == str(source)), None) or registry.find(str(source))
         if entry is not None:
             return entry.arch, entry.scale
-        path, _ = _source_path(source)
+        path, _ = registry.weights_file(source)
     if path.suffix == ".safetensors":
         shapes, meta = _safetensors_header(path)
     else:

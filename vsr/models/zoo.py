@@ -1,4 +1,4 @@
-"""Published checkpoints: where they come from, how they are verified, and the user cache.
+"""Downloading published checkpoints (``vsr.models.registry.PUBLISHED``) into the user cache.
 
 Torch-free. ``vsr models download NAME`` fetches a checkpoint with urllib into the cache
 (``$VSR_CACHE``, else ``$XDG_CACHE_HOME/vsr``, else ``~/.cache/vsr``; files under ``models/``),
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import time
 import urllib.error
 import urllib.request
@@ -25,113 +24,9 @@ from pathlib import Path
 
 from vsr.atomic import replace_into, write_bytes
 from vsr.errors import ModelError
-from vsr.models.registry import ModelEntry
-
-_EDSR_SNU = "https://cv.snu.ac.kr/research/EDSR/models/"
-_GDRIVE = "https://drive.google.com/uc?export=download&id="
-_REALESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download/"
-_BASICSR_ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
-
-
-def _snu(name: str, family: str, scale: int, filename: str, desc: str) -> ModelEntry:
-    return ModelEntry(
-        name=name, arch="edsr", scale=scale, filename=filename, family=family,
-        urls=(_EDSR_SNU + filename,), sha256=filename.rsplit("-", 1)[1].split(".")[0],
-        licence="MIT (EDSR-PyTorch)", description=desc,
-    )
-
-
-def _basicsr_edsr(size: str, scale: int, file_id: str, digest: str) -> ModelEntry:
-    feats = "f64b16" if size == "M" else "f256b32"
-    return ModelEntry(
-        name=f"basicsr-edsr-{size.lower()}-x{scale}", arch="edsr", scale=scale,
-        filename=f"EDSR_{size}x{scale}_{feats}_DIV2K_official-{digest}.pth",
-        family=f"basicsr-edsr-{size.lower()}", urls=(_GDRIVE + file_id,), sha256=digest,
-        licence="Apache-2.0 (BasicSR)",
-        description=f"BasicSR conversion of official EDSR {'baseline' if size == 'M' else 'full'} x{scale} "
-        "(Google Drive: large files may need a browser; then use --url file:///path)",
-    )
-
-
-PUBLISHED: tuple[ModelEntry, ...] = (
-    _snu("snu-edsr-baseline-x2", "snu-edsr-baseline", 2, "edsr_baseline_x2-1bc95232.pt", "official EDSR baseline 16x64 x2"),
-    _snu("snu-edsr-baseline-x3", "snu-edsr-baseline", 3, "edsr_baseline_x3-abf2a44e.pt", "official EDSR baseline 16x64 x3"),
-    _snu("snu-edsr-baseline-x4", "snu-edsr-baseline", 4, "edsr_baseline_x4-6b446fab.pt", "official EDSR baseline 16x64 x4"),
-    _snu("snu-edsr-x2", "snu-edsr", 2, "edsr_x2-0edfb8a3.pt", "official EDSR 32x256 res_scale 0.1 x2"),
-    _snu("snu-edsr-x3", "snu-edsr", 3, "edsr_x3-ea3ef2c6.pt", "official EDSR 32x256 res_scale 0.1 x3"),
-    _snu("snu-edsr-x4", "snu-edsr", 4, "edsr_x4-4f62e9ef.pt", "official EDSR 32x256 res_scale 0.1 x4"),
-    _basicsr_edsr("M", 2, "1mREMGVDymId3NzIc2u90sl_X4-pb4ZcV", "3ba7b086"),
-    _basicsr_edsr("M", 3, "1EriqQqlIiRyPbrYGBbwr_FZzvb3iwqz5", "6908f88a"),
-    _basicsr_edsr("M", 4, "1bCK6cFYU01uJudLgUUe-jgx-tZ3ikOWn", "0c287733"),
-    _basicsr_edsr("L", 2, "15257lZCRZ0V6F9LzTyZFYbbPrqNjKyMU", "be38e77d"),
-    _basicsr_edsr("L", 3, "18q_D434sLG_rAZeHGonAX8dkqjoyZ2su", "3660f70d"),
-    _basicsr_edsr("L", 4, "1GCi30YYCzgMCcgheGWGusP9aWKOAy5vl", "76ee1c8f"),
-    ModelEntry(
-        name="basicsr-msrresnet-x4", arch="msrresnet", scale=4,
-        filename="001_MSRResNet_x4_f64b16_DIV2K_1000k_B16G1_wandb.pth", family="basicsr-msrresnet",
-        urls=(), licence="Apache-2.0 (BasicSR)",
-        description="BasicSR MSRResNet x4 (reproduced experiments, Google Drive folder only: "
-        f"see {_BASICSR_ZOO}; fetch net_g_1000000.pth by hand and pass --url file:///path --sha256 HEX)",
-    ),
-    ModelEntry(
-        name="RealESRGAN_x4plus", arch="rrdbnet", scale=4, filename="RealESRGAN_x4plus.pth",
-        family="RealESRGAN_plus", urls=(_REALESRGAN + "v0.1.0/RealESRGAN_x4plus.pth",),
-        licence="BSD-3-Clause (Real-ESRGAN)", description="Real-ESRGAN general photos, RRDBNet 23 blocks x4",
-    ),
-    ModelEntry(
-        name="RealESRGAN_x2plus", arch="rrdbnet", scale=2, filename="RealESRGAN_x2plus.pth",
-        family="RealESRGAN_plus", urls=(_REALESRGAN + "v0.2.1/RealESRGAN_x2plus.pth",),
-        licence="BSD-3-Clause (Real-ESRGAN)", description="Real-ESRGAN general photos, RRDBNet x2 (pixel-unshuffle)",
-    ),
-    ModelEntry(
-        name="realesr-animevideov3", arch="srvgg", scale=4, filename="realesr-animevideov3.pth",
-        urls=(_REALESRGAN + "v0.2.5.0/realesr-animevideov3.pth",),
-        licence="BSD-3-Clause (Real-ESRGAN)", description="Real-ESRGAN anime video, SRVGGNetCompact 16 convs x4",
-    ),
-    ModelEntry(
-        name="realesr-general-x4v3", arch="srvgg", scale=4, filename="realesr-general-x4v3.pth",
-        urls=(_REALESRGAN + "v0.2.5.0/realesr-general-x4v3.pth",),
-        licence="BSD-3-Clause (Real-ESRGAN)", description="Real-ESRGAN general, SRVGGNetCompact 32 convs x4",
-    ),
-)
+from vsr.models import registry
 
 ProgressFn = Callable[[int, "int | None"], None]
-
-
-def cache_dir() -> Path:
-    """Root of the user cache: ``$VSR_CACHE``, ``$XDG_CACHE_HOME/vsr`` or ``~/.cache/vsr``."""
-    if os.environ.get("VSR_CACHE"):
-        return Path(os.environ["VSR_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "vsr"
-
-
-def models_dir() -> Path:
-    return cache_dir() / "models"
-
-
-def find(name: str) -> ModelEntry | None:
-    """A published entry by exact name, else case-insensitively."""
-    for entry in PUBLISHED:
-        if entry.name == name:
-            return entry
-    lowered = name.lower()
-    return next((e for e in PUBLISHED if e.name.lower() == lowered), None)
-
-
-def cached_path(entry: ModelEntry) -> Path | None:
-    path = models_dir() / entry.filename
-    return path if path.is_file() else None
-
-
-def cached_scales(name: str) -> dict[int, str]:
-    """Cached published checkpoints of a name or family -> {scale: name}."""
-    lowered = name.lower()
-    return {
-        e.scale: e.name
-        for e in PUBLISHED
-        if lowered in (e.name.lower(), e.family.lower()) and cached_path(e) is not None
-    }
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -166,13 +61,13 @@ def download(
     progress: ProgressFn | None = None,
 ) -> Path:
     """Fetch a published checkpoint into the cache; return its path (no network if already cached)."""
-    entry = find(name)
+    entry = registry.find(name)
     if entry is None:
         raise ModelError(
-            f"no published model named {name!r}; known: {', '.join(e.name for e in PUBLISHED)}"
+            f"no published model named {name!r}; known: {', '.join(e.name for e in registry.PUBLISHED)}"
         )
     expected = _check_hex(sha256) if sha256 else entry.sha256
-    target = models_dir() / entry.filename
+    target = registry.models_dir() / entry.filename
     if target.is_file():
         if expected and not digest_matches(sha256_of(target), expected):
             raise ModelError(

@@ -63,9 +63,9 @@ RESAMPLE_METHODS = {"bicubic": "bicubic", "lanczos": "lanczos3"}
 
 def resolve_model(name: str | None, scale: int) -> tuple[str, str]:
     """(kind, source): kind 'resample' (source = method) or 'torch' (source = name or path)."""
-    from vsr.models import registry
+    from vsr.models.resolver import resolve
 
-    resolved = registry.resolve(name)
+    resolved = resolve(name)
     if resolved.is_resampler:
         return "resample", RESAMPLE_METHODS[resolved.name]
     return "torch", resolved.source(scale)

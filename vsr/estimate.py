@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from vsr.plan import Plan
 
@@ -66,8 +66,8 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
         return None
     import torch
 
+    from vsr.backends.factory import create_backend
     from vsr.backends.tiling import tile_starts
-    from vsr.backends.torch_backend import TorchBackend
 
     height, width = plan.source.height, plan.source.width
     if plan.tile:
@@ -77,17 +77,17 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
         th, tw = min(CALIBRATION_TILE[0], height), min(CALIBRATION_TILE[1], width)
         tiles = height * width / (th * tw)
     started = time.perf_counter()
-    with TorchBackend(plan) as backend, torch.inference_mode():
+    # the PyTorch backend of the plan's device (a TensorRT plan is timed in PyTorch: no engine build)
+    with create_backend(replace(plan, backend="torch")) as backend, torch.inference_mode():
         loading = time.perf_counter() - started  # the run loads the model once too
-        x = torch.rand(1, 3, th, tw, device=backend.device).to(backend.dtype)
-        x = x.contiguous(memory_format=torch.channels_last)
-        sync = torch.cuda.synchronize if backend.device.type == "cuda" else (lambda: None)
-        backend.model(x)  # warm-up: kernels are chosen on the first call
+        x = torch.rand(1, 3, th, tw, device=plan.device).to(backend.dtype).contiguous(memory_format=torch.channels_last)
+        sync = torch.cuda.synchronize if plan.device.startswith("cuda") else (lambda: None)
+        backend.infer(x)  # warm-up: kernels are chosen on the first call
         sync()
         times: list[float] = []
         while len(times) < _MIN_RUNS or (sum(times) < _MEASURE_SECONDS and len(times) < 10):
             t0 = time.perf_counter()
-            backend.model(x)
+            backend.infer(x)
             sync()
             times.append(time.perf_counter() - t0)
         per_tile = statistics.median(times)  # robust to a burst of other work on a shared machine

@@ -10,10 +10,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import av
 
+from vsr.backends.base import Backend
 from vsr.backends.factory import create_backend
 from vsr.duplicates import DuplicateSkipper
 from vsr.errors import InputError
@@ -25,6 +27,7 @@ from vsr.plan import Plan
 
 _END = object()
 _POLL = 0.1
+STAGES = ("decode", "compute", "encode")
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     deinterlaced: int = 0
     reused: int = 0  # repeated pictures whose output was copied instead of computed
+    # busy seconds of each stage (its own thread's work, not its waits): decode (reading, decoding,
+    # deinterlacing), compute (the backend), encode (encoding and muxing); they overlap in time
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -98,13 +104,15 @@ def plan_section(plan: Plan) -> Section:
 
 
 def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
-        section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None) -> Result:
+        section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None,
+        backend: Backend | None = None) -> Result:
     """Upscale ``plan.source`` into ``plan.output``.
 
     A segmented job (vsr.jobs) passes the ``section`` of one segment to decode, the part of it to
     ``keep`` after deinterlacing (the rest is the deinterlacer's context from the neighbouring
     segments), and the ``writer`` that stores its packets; timestamps are still shifted by
-    ``plan.start`` only.
+    ``plan.start`` only. ``vsr bench`` passes an already opened, warmed-up ``backend`` (kept open)
+    and a writer of its own.
     """
     started = time.perf_counter()
     whole = plan_section(plan)
@@ -123,6 +131,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
 
     context_deinterlaced = [0]  # frames decoded only as the deinterlacer's context (not written)
+    busy = dict.fromkeys(STAGES, 0.0)
 
     def count_context(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         for frame in frames:
@@ -138,7 +147,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     def read() -> None:
         try:
             with reader:
-                for frame in deinterlacer.apply(count_context(reader.frames())):
+                for frame in _timed(deinterlacer.apply(count_context(reader.frames())), busy, "decode"):
                     if keep is None or keep.contains(float(frame.pts * frame.time_base)):
                         frames_q.put(frame)
             frames_q.put(_END)
@@ -156,7 +165,9 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
                 for packet in _drain(copy_q):
                     writer.copy(packet)
                 for frame in skipper.finish() if batch is _END else skipper.emit(batch):
+                    t = time.perf_counter()
                     writer.write(frame)
+                    busy["encode"] += time.perf_counter() - t
                     written[0] += 1
                 if batch is _END:
                     break
@@ -170,7 +181,9 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     def batches() -> Iterator[list[av.VideoFrame]]:
         batch: list[av.VideoFrame] = []
         while True:
+            t = time.perf_counter()
             item = frames_q.get()
+            busy["compute"] -= time.perf_counter() - t  # the backend's thread waiting for frames
             if item is _END:
                 break
             if not skipper.admit(item):
@@ -185,12 +198,11 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     threads = [threading.Thread(target=read, name="vsr-decode", daemon=True),
                threading.Thread(target=write, name="vsr-encode", daemon=True)]
     with writer:
-        backend = create_backend(plan)
         try:
-            with backend:
+            with nullcontext(backend) if backend is not None else create_backend(plan) as running:
                 threads[0].start()
                 threads[1].start()
-                for out in backend.run(batches()):
+                for out in _timed(running.run(batches()), busy, "compute"):
                     encode_q.put(out)
                 encode_q.put(_END)
         except _Stop:
@@ -207,7 +219,9 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
         if written[0] == 0:
             raise InputError(f"no frame could be decoded from {plan.source.path}" +
                              (" in the requested section" if not section.is_whole else ""))
-        writer.commit()
+        t = time.perf_counter()
+        writer.commit()  # the encoder's flush: the frames it still held back
+        busy["encode"] += time.perf_counter() - t
     stats = reader.stats
     if stats.damaged_packets or stats.corrupt_frames:
         found = list(stats.errors)
@@ -217,7 +231,21 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     if stats.repaired_timestamps:
         warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
     return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings,
-                  deinterlacer.frames_deinterlaced - context_deinterlaced[0], skipper.reused)
+                  deinterlacer.frames_deinterlaced - context_deinterlaced[0], skipper.reused, busy)
+
+
+def _timed(items: Iterator, busy: dict[str, float], stage: str) -> Iterator:
+    """``items``, adding the time spent producing each one to ``busy[stage]``."""
+    iterator = iter(items)
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            busy[stage] += time.perf_counter() - t
+            return
+        busy[stage] += time.perf_counter() - t
+        yield item
 
 
 def _drain(q: queue.Queue) -> list:

@@ -47,8 +47,10 @@ def copyable_streams(streams: Iterable[StreamInfo], video_index: int, output: Pa
 class VideoWriter:
     """Writes to a temporary file beside ``output``; ``commit`` renames it into place."""
 
-    def __init__(self, plan, copy_streams: tuple[int, ...], time_offset: float = 0.0, time_end: float | None = None) -> None:
+    def __init__(self, plan, copy_streams: tuple[int, ...], time_offset: float = 0.0, time_end: float | None = None,
+                 *, encoder_threads: int = 0) -> None:
         self.plan = plan
+        self.encoder_threads = encoder_threads  # 0: the encoder uses every core
         self.output = Path(plan.output)
         self.copy_streams = copy_streams
         self.time_offset = time_offset  # seconds subtracted from every timestamp (for --start)
@@ -124,6 +126,8 @@ class VideoWriter:
             options["preset"] = plan.preset
         # HDR10 static metadata go into the new bitstream (SEI messages / metadata OBUs)
         params = (["log-level=error"] if plan.codec == "libx265" else []) + encoder_hdr_params(plan.codec, info.hdr)
+        if plan.codec == "libx265" and self.encoder_threads:
+            params.append(f"pools={self.encoder_threads}")
         if params:
             options[HDR_ENCODERS[plan.codec]] = ":".join(params)
         try:
@@ -140,7 +144,7 @@ class VideoWriter:
         cc.colorspace, cc.color_primaries = tags.colorspace, tags.primaries
         cc.color_trc, cc.color_range = tags.transfer, tags.color_range
         if plan.codec in _THREADED_ENCODERS:
-            cc.thread_count = 0  # let the encoder use every core
+            cc.thread_count = self.encoder_threads
             cc.thread_type = "AUTO"
         video.metadata.update({k: v for k, v in in_video.metadata.items() if k in ("language", "title")})
         video.disposition = in_video.disposition

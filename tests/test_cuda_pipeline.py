@@ -304,7 +304,8 @@ def _y_psnr(a, b) -> float:
     [("yuv420p", None, None), ("yuv420p10le", "200x150", "yuv420p10le"), ("yuv422p", "100x74", "yuv444p")],
 )
 def test_device_backend_matches_the_cpu_backend(make_clip, edsr_checkpoint, tmp_path, pix_fmt, to, out_fmt) -> None:
-    """Same frames, sizes, times and tags as TorchBackend (swscale on the host); Y within 50 dB."""
+    """Same frames, sizes and times as TorchBackend (swscale on the host); Y within 50 dB. (Colour
+    tags are the writer's: test_upscale_fidelity checks them in the output files.)"""
     from vsr.backends.cuda_backend import CudaTorchBackend
     from vsr.backends.torch_backend import TorchBackend
 
@@ -320,7 +321,6 @@ def test_device_backend_matches_the_cpu_backend(make_clip, edsr_checkpoint, tmp_
     for o, r, src in zip(ours, ref, frames):
         assert (o.width, o.height, o.format.name) == (plan.width, plan.height, plan.pix_fmt)
         assert (o.pts, o.time_base) == (src.pts, src.time_base)
-        assert (o.colorspace, o.color_range) == (r.colorspace, r.color_range)
         assert _y_psnr(o, r) > 50.0
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from vsr.backends import gpu_color as gc
+from vsr.io.colour import MATRICES
 
 I = av.video.reformatter.Interpolation
 ACCURATE = I.BILINEAR | I.ACCURATE_RND | I.FULL_CHR_H_INT
@@ -186,7 +187,7 @@ def _chroma_ramp_frame(siting: gc.ChromaSiting, w: int = 32, h: int = 16) -> tup
 
 
 def _cb_of(rgb: torch.Tensor, matrix: str = "itu601") -> torch.Tensor:
-    kr, kb = gc.KR_KB[matrix]
+    kr, kb = MATRICES[matrix].kr, MATRICES[matrix].kb
     y = kr * rgb[:, 0] + (1 - kr - kb) * rgb[:, 1] + kb * rgb[:, 2]
     return (rgb[:, 2] - y) / (2 * (1 - kb)) * 255 + 128  # back to Cb codes at every luma sample
 

@@ -15,7 +15,8 @@ import pytest
 from vsr.backends.precision import choose_precision
 from vsr.config import TARGETS, UpscaleOptions
 from vsr.errors import UsageError
-from vsr.io.probe import ColourInfo, VideoInfo
+from vsr.io.colour import ColourInfo
+from vsr.io.probe import VideoInfo
 from vsr.plan import check_output, choose_scale, default_output, even, make_plan, output_size
 
 from conftest import fit_in_box

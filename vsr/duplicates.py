@@ -65,7 +65,7 @@ def same_picture(a: av.VideoFrame, b: av.VideoFrame, max_mean_difference: float 
 
 
 def copy_frame(frame: av.VideoFrame, pts: int | None, time_base: Fraction | None) -> av.VideoFrame:
-    """A new frame with ``frame``'s pictures and tags and the given timestamp."""
+    """A new frame with ``frame``'s pictures and the given timestamp (the writer tags it)."""
     out = av.VideoFrame(frame.width, frame.height, frame.format.name)
     for src, dst in zip(frame.planes, out.planes):
         if src.line_size == dst.line_size:
@@ -74,7 +74,6 @@ def copy_frame(frame: av.VideoFrame, pts: int | None, time_base: Fraction | None
             width = min(src.line_size, dst.line_size)
             rows = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)[:, :width]
             np.frombuffer(dst, np.uint8).reshape(dst.height, dst.line_size)[:, :width] = rows
-    out.colorspace, out.color_range = frame.colorspace, frame.color_range
     out.pts, out.time_base = pts, time_base
     return out
 

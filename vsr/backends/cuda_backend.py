@@ -27,6 +27,7 @@ from vsr.backends import gpu_color as gc
 from vsr.backends.base import Backend, carry_timing
 from vsr.backends.cuda_pipeline import Device, Scheduler, Stages, device_for
 from vsr.errors import BackendError
+from vsr.io.colour import MATRICES
 
 if TYPE_CHECKING:
     import av
@@ -93,16 +94,13 @@ class DeviceBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def open(self) -> None:
-        from vsr.io.colour import output_tags
-
         plan, src = self.plan, self.plan.source
         self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
         self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
-        self.matrix = src.colour.matrix if src.colour.matrix in gc.KR_KB else "itu709"
+        self.matrix = src.colour.matrix if src.colour.matrix in MATRICES else "itu709"
         self.in_siting = gc.input_siting(src.codec)  # refined from the first frame (pack); output is "left"
         self._siting_from_frame = True
         self.full_range = src.colour.full_range
-        self.tags = output_tags(src.colour, src.height)
         self.frames_per_pass = 0
         self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
         self.device = device_for(plan.device)
@@ -197,10 +195,6 @@ class DeviceBackend(Backend):
             frame = gc.buffer_to_frame(row.view(lay.numpy_dtype) if lay.bits > 8 else row, lay)
             if lay.pix_fmt != self.plan.pix_fmt:  # e.g. nv12/p010 for hardware encoders: a repack
                 frame = frame.reformat(format=self.plan.pix_fmt)
-            frame.colorspace = self.tags.colorspace
-            frame.color_range = self.tags.color_range
-            frame.color_primaries = self.tags.primaries
-            frame.color_trc = self.tags.transfer
             out.append(carry_timing(src, frame))
         return out
 

@@ -27,22 +27,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vsr.io.colour import MATRICES
+
 if TYPE_CHECKING:
     import av
     import torch
 
-# Luma coefficients (Kr, Kb) by swscale matrix name.
-KR_KB: dict[str, tuple[float, float]] = {
-    "itu601": (0.299, 0.114),
-    "smpte170m": (0.299, 0.114),
-    "bt470bg": (0.299, 0.114),
-    "fcc": (0.30, 0.11),
-    "itu709": (0.2126, 0.0722),
-    "smpte240m": (0.212, 0.087),
-    "bt2020": (0.2627, 0.0593),
-}
-# AVColorSpace tag to write for each matrix.
-COLORSPACE_TAG = {"itu709": 1, "fcc": 4, "itu601": 6, "bt470bg": 5, "smpte170m": 6, "smpte240m": 7, "bt2020": 9}
 
 # Formats the device code reads or writes directly; others are repacked by swscale on the host
 # first (a lossless shuffle of the same samples for the common hardware-decoder formats).
@@ -228,9 +218,9 @@ def _codes_to_float(x: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def _matrix(matrix: str) -> tuple[float, float, float]:
-    if matrix not in KR_KB:
-        raise ValueError(f"unknown colour matrix {matrix!r}: use one of {', '.join(KR_KB)}")
-    kr, kb = KR_KB[matrix]
+    if matrix not in MATRICES:
+        raise ValueError(f"unknown colour matrix {matrix!r}: use one of {', '.join(MATRICES)}")
+    kr, kb = MATRICES[matrix].kr, MATRICES[matrix].kb
     return kr, 1.0 - kr - kb, kb
 
 
@@ -442,11 +432,3 @@ def residual_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=tuple(size), mode="bicubic", align_corners=False, antialias=True)
-
-
-def tag_frame(frame: av.VideoFrame, matrix: str, full_range: bool) -> av.VideoFrame:
-    """Write the colour tags the encoder should carry (matrix and range)."""
-    if frame.format.name != "rgb24":
-        frame.colorspace = COLORSPACE_TAG.get(matrix, 2)
-        frame.color_range = 2 if full_range else 1
-    return frame

@@ -11,11 +11,8 @@ from collections.abc import Sequence
 import av
 
 from vsr.backends.base import Backend, carry_timing
-from vsr.io.colour import output_tags
+from vsr.io.colour import MATRICES
 
-# swscale matrix names (as in vsr.io.probe) -> the scale filter's colour matrix names
-_FILTER_MATRIX = {"itu709": "bt709", "itu601": "bt601", "smpte170m": "bt601", "bt2020": "bt2020",
-                  "fcc": "fcc", "smpte240m": "smpte240m"}
 
 
 class ResampleBackend(Backend):
@@ -23,9 +20,8 @@ class ResampleBackend(Backend):
 
     def open(self) -> None:
         colour = self.plan.source.colour
-        self._tags = output_tags(colour, self.plan.source.height)
         self._range = "full" if colour.full_range else "limited"
-        self._matrix = _FILTER_MATRIX.get(colour.matrix, "bt601")
+        self._matrix = MATRICES[colour.matrix].filter_name if colour.matrix in MATRICES else "bt601"
         self._graph: av.filter.Graph | None = None
         self._graph_key: tuple | None = None
 
@@ -57,6 +53,4 @@ class ResampleBackend(Backend):
             self._build(frame)  # first frame, or the stream changed size mid-way
         self._graph.push(frame)
         out = self._graph.pull()
-        out.colorspace = self._tags.colorspace
-        out.color_range = self._tags.color_range
         return carry_timing(frame, out)

@@ -26,7 +26,6 @@ from vsr.backends.base import Backend, carry_timing
 from vsr.backends.cpu_memory import keep_freed_memory
 from vsr.backends.tiling import AdaptiveTiler
 from vsr.errors import BackendError
-from vsr.io.colour import output_tags
 
 RGB16, RGB16_MAX = "gbrp16le", 65535.0
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -80,7 +79,6 @@ class TorchBackend(Backend):
         colour = plan.source.colour
         self._matrix = colour.matrix
         self._range = "JPEG" if colour.full_range else "MPEG"
-        self._tags = output_tags(colour, plan.source.height)
 
     def close(self) -> None:
         self.model = self._tiler = None
@@ -96,8 +94,6 @@ class TorchBackend(Backend):
                            src_color_range="JPEG", dst_color_range=self._range, interpolation=self._flags, threads=1)
         if out is rgb:  # gbrp16le out: reformat hands back its input, which is the reused buffer
             out = av.VideoFrame.from_ndarray(rgb.to_ndarray(), format=RGB16)
-        out.colorspace = self._tags.colorspace
-        out.color_range = self._tags.color_range
         return carry_timing(like, out)
 
     def _buffers_for(self, frames: Sequence[av.VideoFrame]) -> _Buffers:

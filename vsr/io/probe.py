@@ -10,33 +10,8 @@ from pathlib import Path
 import av
 
 from vsr.errors import InputError, UsageError
+from vsr.io.colour import ColourInfo, colour_of
 from vsr.io.hdr import HdrInfo, hdr_from_side_data
-
-# FFmpeg AVColorSpace values -> swscale matrix names understood by VideoFrame.reformat.
-_MATRIX_BY_COLORSPACE = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-RANGE_LIMITED, RANGE_FULL = 1, 2  # AVColorRange: MPEG (tv), JPEG (pc)
-
-
-@dataclass(frozen=True)
-class ColourInfo:
-    """How to turn this stream's YUV into RGB and back, and the tags to write out."""
-
-    matrix: str  # swscale name: itu601, itu709, bt2020, ...
-    full_range: bool
-    colorspace: int  # AVColorSpace tag as found (2 = unspecified)
-    primaries: int
-    transfer: int
-    matrix_guessed: bool = False
-
-    @property
-    def range_tag(self) -> int:
-        return RANGE_FULL if self.full_range else RANGE_LIMITED
-
-    @property
-    def description(self) -> str:
-        guess = " (guessed from size: untagged)" if self.matrix_guessed else ""
-        return f"{self.matrix}{guess}, {'full' if self.full_range else 'limited'} range"
-
 
 @dataclass(frozen=True)
 class StreamInfo:
@@ -86,25 +61,6 @@ def _bit_depth(pix_fmt: str) -> int:
         return max(c.bits for c in fmt.components)
     except (ValueError, av.error.FFmpegError):
         return 8
-
-
-def colour_of(codec_context, pix_fmt: str, height: int) -> ColourInfo:
-    """Matrix and range of a stream; untagged streams get what players assume (SD 601, HD 709)."""
-    cs = int(codec_context.colorspace or 2)
-    matrix = _MATRIX_BY_COLORSPACE.get(cs)
-    guessed = matrix is None
-    if matrix is None:
-        matrix = "itu709" if height >= 720 else "itu601"
-    rng = int(codec_context.color_range or 0)
-    full = rng == RANGE_FULL or (rng == 0 and pix_fmt.startswith("yuvj"))
-    return ColourInfo(
-        matrix=matrix,
-        full_range=full,
-        colorspace=cs,
-        primaries=int(codec_context.color_primaries or 2),
-        transfer=int(codec_context.color_trc or 2),
-        matrix_guessed=guessed,
-    )
 
 
 def _first_frame(container: av.container.InputContainer, stream, transfer: int) -> tuple[int, bool, HdrInfo]:

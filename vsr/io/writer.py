@@ -140,7 +140,7 @@ class VideoWriter:
         cc.time_base = info.time_base
         video.time_base = info.time_base
         cc.sample_aspect_ratio = plan.sar
-        tags = output_tags(info.colour, info.height)
+        tags = self._tags = output_tags(info.colour, info.height)
         cc.colorspace, cc.color_primaries = tags.colorspace, tags.primaries
         cc.color_trc, cc.color_range = tags.transfer, tags.color_range
         if plan.codec in _THREADED_ENCODERS:
@@ -159,6 +159,9 @@ class VideoWriter:
         if self.time_offset:
             frame.pts -= round(self.time_offset / Fraction(frame.time_base))
         frame.pict_type = av.video.frame.PictureType.NONE
+        tags = self._tags  # the output's colour tags are set here only (and on the stream in _add_video)
+        frame.colorspace, frame.color_range = tags.colorspace, tags.color_range
+        frame.color_primaries, frame.color_trc = tags.primaries, tags.transfer
         try:
             packets = self._video.encode(frame)
         except av.error.FFmpegError as exc:

@@ -80,6 +80,18 @@ def _summary(y: torch.Tensor) -> list[float]:
     return [*picks, flat.sum().item(), checksum]
 
 
+def assert_matches_golden(y, golden, *, point: float, per_sqrt_n: float, relative: float) -> None:
+    """``y`` against ``(shape, summary)`` from the reference: four outputs within ``point``; the two
+    sums over all outputs within a tolerance that grows with their count."""
+    want_shape, want = golden
+    assert tuple(y.shape) == want_shape
+    got = _summary(y)
+    for g, w in zip(got[:4], want[:4]):
+        assert abs(g - w) <= point, (got, want)
+    tol = per_sqrt_n * math.sqrt(y.numel()) + relative * abs(want[4])
+    assert abs(got[4] - want[4]) <= tol and abs(got[5] - want[5]) <= tol, (got, want)
+
+
 # --------------------------------------------------------------------------- publisher layouts
 
 
@@ -195,14 +207,7 @@ def test_matches_reference_implementation(tmp_path, name):
     model = loader.load(path, **overrides)
     with torch.no_grad():
         y = model(_input(shape))
-    want_shape, want = GOLDEN[name]
-    assert tuple(y.shape) == want_shape
-    got = _summary(y)
-    for g, w in zip(got[:4], want[:4]):
-        assert abs(g - w) <= 1e-4, (name, got, want)
-    # sums over all outputs: absolute tolerance grows with their count
-    tol = 1e-4 * math.sqrt(y.numel()) + 1e-5 * abs(want[4])
-    assert abs(got[4] - want[4]) <= tol and abs(got[5] - want[5]) <= tol, (name, got, want)
+    assert_matches_golden(y, GOLDEN[name], point=1e-4, per_sqrt_n=1e-4, relative=1e-5)
 
 
 def test_res_scale_is_not_in_the_weights(tmp_path):

@@ -12,12 +12,11 @@ the sum and a weighted checksum); the weights, input and summary are the portabl
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
 from safetensors.torch import save_file
-from test_models_reference import _input, _summary, _weights
+from test_models_reference import _input, _weights, assert_matches_golden
 from test_models_roundtrip import VARIANTS
 
 from vsr.models import architectures, loader
@@ -113,13 +112,7 @@ def test_matches_reference_implementation(tmp_path, name):
     assert not model.training
     with torch.no_grad():
         y = model(_input(INPUT_SHAPE))
-    want_shape, want = GOLDEN[name]
-    assert tuple(y.shape) == want_shape
-    got = _summary(y)
-    for g, w in zip(got[:4], want[:4]):
-        assert abs(g - w) <= 5e-5, (name, got, want)
-    tol = 1e-5 * math.sqrt(y.numel()) + 1e-6 * abs(want[4])
-    assert abs(got[4] - want[4]) <= tol and abs(got[5] - want[5]) <= tol, (name, got, want)
+    assert_matches_golden(y, GOLDEN[name], point=5e-5, per_sqrt_n=1e-5, relative=1e-6)
 
 
 # --------------------------------------------------------------------------- detection

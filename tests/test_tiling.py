@@ -34,16 +34,22 @@ def test_tiled_equals_whole(size):
     assert torch.allclose(tiled, whole, atol=1e-5)
 
 
-@torch.inference_mode()
-def test_out_of_memory_retries_with_smaller_tiles():
-    model, calls = _local_model(), []
+def _out_of_memory_above(limit: int, model, calls: list):
+    """``model``, raising CUDA's out-of-memory error for tiles larger than ``limit``; tile sizes logged."""
 
     def picky(x: torch.Tensor) -> torch.Tensor:
         calls.append(tuple(x.shape[-2:]))
-        if max(x.shape[-2:]) > 32:
+        if max(x.shape[-2:]) > limit:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return model(x)
 
+    return picky
+
+
+@torch.inference_mode()
+def test_out_of_memory_retries_with_smaller_tiles():
+    model, calls = _local_model(), []
+    picky = _out_of_memory_above(32, model, calls)
     x = torch.rand(1, 3, 96, 128)
     tiler = AdaptiveTiler(picky, scale=2, tile=0, overlap=4)
     out = tiler(x)
@@ -79,17 +85,12 @@ class Unshuffling(nn.Module):
 @torch.inference_mode()
 def test_out_of_memory_halving_keeps_the_models_size_multiple():
     """540 -> 270 -> 134 (not 135, which the unshuffle cannot take), and the result is still exact."""
-    model, sizes = Unshuffling().eval(), []
-
-    def picky(x: torch.Tensor) -> torch.Tensor:
-        sizes.append(max(x.shape[-2:]))
-        if max(x.shape[-2:]) > 200:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return model(x)
-
+    model, calls = Unshuffling().eval(), []
+    picky = _out_of_memory_above(200, model, calls)
     x = torch.rand(1, 3, 540, 540)
     tiler = AdaptiveTiler(picky, scale=2, tile=540, overlap=8, multiple=Unshuffling.size_multiple)
     out = tiler(x)
+    sizes = [max(c) for c in calls]
     assert sizes[:2] == [540, 270] and tiler.tile == 134 and set(sizes[2:]) == {134}
     assert torch.allclose(out, model(x), atol=1e-5)
     assert AdaptiveTiler(model, scale=2, tile=135, overlap=8, multiple=2).tile == 134  # --tile 135 rounds down

@@ -63,16 +63,8 @@ class EDSR(SRModel):
 
     arch = "edsr"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        num_features: int = 64,
-        num_blocks: int = 16,
-        scale: int = 2,
-        res_scale: float = 1.0,
-        rgb_range: float = 255.0,
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, num_features: int = 64, num_blocks: int = 16, scale: int = 2,
+                 res_scale: float = 1.0, rgb_range: float = 255.0) -> None:
         super().__init__()
         self.scale = scale
         self.rgb_range = rgb_range

@@ -21,15 +21,8 @@ class MSRResNet(SRModel):
 
     arch = "msrresnet"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        num_features: int = 64,
-        num_blocks: int = 16,
-        scale: int = 4,
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 3, num_features: int = 64, num_blocks: int = 16,
+                 scale: int = 4) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"MSRResNet supports scales 2, 3, 4; got {scale}")

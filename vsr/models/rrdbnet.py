@@ -56,16 +56,8 @@ class RRDBNet(SRModel):
 
     arch = "rrdbnet"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        num_features: int = 64,
-        num_blocks: int = 23,
-        growth_channels: int = 32,
-        scale: int = 4,
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 3, num_features: int = 64, num_blocks: int = 23,
+                 growth_channels: int = 32, scale: int = 4) -> None:
         super().__init__()
         if scale not in UNSHUFFLE:
             raise ValueError(f"RRDBNet supports scales 1, 2, 4; got {scale}")

@@ -113,16 +113,8 @@ class SPAN(SRModel):
 
     arch = "span"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        num_features: int = 48,
-        scale: int = 4,
-        norm: bool = True,
-        img_range: float = 255.0,
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 3, num_features: int = 48, scale: int = 4,
+                 norm: bool = True, img_range: float = 255.0) -> None:
         super().__init__()
         if norm and in_channels != 3:
             raise ValueError(f"SPAN's mean shift is RGB: norm=True needs in_channels=3, got {in_channels}")

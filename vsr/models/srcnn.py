@@ -21,14 +21,8 @@ class SRCNN(SRModel):
 
     arch = "srcnn"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        num_features: int = 64,
-        scale: int = 2,
-        kernel_sizes: tuple[int, int, int] = (9, 5, 5),
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, num_features: int = 64, scale: int = 2,
+                 kernel_sizes: tuple[int, int, int] = (9, 5, 5)) -> None:
         super().__init__()
         k1, k2, k3 = kernel_sizes
         self.scale = scale

@@ -33,16 +33,8 @@ def _activation(act_type: str, num_features: int) -> nn.Module:
 class SRVGGNetCompact(SRModel):
     arch = "srvgg"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        out_channels: int = 3,
-        num_features: int = 64,
-        num_conv: int = 16,
-        scale: int = 4,
-        act_type: str = "prelu",
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 3, num_features: int = 64, num_conv: int = 16,
+                 scale: int = 4, act_type: str = "prelu") -> None:
         super().__init__()
         self.scale = scale
         layers: list[nn.Module] = [

@@ -30,14 +30,7 @@ class VDSR(SRModel):
 
     arch = "vdsr"
 
-    def __init__(
-        self,
-        *,
-        in_channels: int = 3,
-        num_features: int = 64,
-        num_layers: int = 20,
-        scale: int = 2,
-    ) -> None:
+    def __init__(self, *, in_channels: int = 3, num_features: int = 64, num_layers: int = 20, scale: int = 2) -> None:
         super().__init__()
         if num_layers < 3:
             raise ValueError(f"VDSR needs at least 3 layers; got {num_layers}")

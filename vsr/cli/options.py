@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vsr.config import BACKENDS, UpscaleOptions
+from vsr.config import BACKENDS, PRECISIONS, UpscaleOptions
 from vsr.errors import UsageError
 
 
@@ -36,6 +36,28 @@ def sizing_options(func, *, many: bool = False):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (upscale: cuda:0,cuda:1 runs one worker per GPU)."),
         click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                      help="Deinterlace with bwdif (one frame per frame): auto = frames flagged interlaced."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def plan_options(func):
+    """The options that shape the plan beyond sizing (precision, batching, tiling, encoder, section,
+    output), declared once for ``vsr upscale`` and ``vsr probe``."""
+    decorators = [
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True),
+        click.option("--batch", type=int, default=None, help="Frames per batch (default: 1 on CPU, 4 on CUDA)."),
+        click.option("--tile", type=int, default=0, show_default=True, help="Tile size in input pixels (0: whole frames)."),
+        click.option("--tile-overlap", type=int, default=16, show_default=True, help="Overlap between tiles, input pixels."),
+        click.option("--codec", default=None, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc); default: hevc for 10-bit or HDR input, else h264."),
+        click.option("--crf", type=int, default=None, help="Quality (lower is better); default per encoder (x264: 18)."),
+        click.option("--preset", default=None, help="Encoder preset (e.g. ultrafast ... veryslow for x264)."),
+        click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit or HDR input)."),
+        click.option("--start", type=str, default=None, help="Start of the section to process (seconds or [HH:]MM:SS[.ms])."),
+        click.option("--duration", type=str, default=None, help="Length of the section to process (seconds or [HH:]MM:SS[.ms])."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="Output file (default: <stem>.<target>.<ext> beside the input), or a folder to write <stem>.<target>.<ext> into (always with several inputs or a folder)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

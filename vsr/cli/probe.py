@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from vsr.cli.common import debug_option, handle_errors
-from vsr.cli.options import estimate_option, options_from_kwargs, sizing_options
+from vsr.cli.options import estimate_option, options_from_kwargs, plan_options, sizing_options
 
 
 @click.command()
 @sizing_options
-@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto")
-@click.option("--batch", type=int, default=None)
-@click.option("--tile", type=int, default=0)
-@click.option("--tile-overlap", type=int, default=16)
-@click.option("--codec", default=None)
-@click.option("--pix-fmt", default=None)
-@click.option("--crf", type=int, default=None)
-@click.option("--preset", default=None)
-@click.option("--start", type=str, default=None)
-@click.option("--duration", type=str, default=None)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
+@plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print streams and plan as JSON.")
 @estimate_option
 @debug_option

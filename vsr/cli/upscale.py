@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from vsr.cli.common import debug_option, handle_errors
-from vsr.cli.options import check_device, estimate_option, options_from_kwargs, sizing_options
+from vsr.cli.options import check_device, estimate_option, options_from_kwargs, plan_options, sizing_options
 from vsr.config import JobOptions
 from vsr.errors import Interrupted, UsageError, VsrError
 
@@ -31,18 +31,7 @@ def _on_sigterm(signum, frame) -> None:
 
 @click.command()
 @lambda f: sizing_options(f, many=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True)
-@click.option("--batch", type=int, default=None, help="Frames per batch (default: 1 on CPU, 4 on CUDA).")
-@click.option("--tile", type=int, default=0, show_default=True, help="Tile size in input pixels (0: whole frames).")
-@click.option("--tile-overlap", type=int, default=16, show_default=True, help="Overlap between tiles, input pixels.")
-@click.option("--codec", default=None, help="h264, hevc, av1, prores, ffv1 or an FFmpeg encoder name (e.g. hevc_nvenc); default: hevc for 10-bit or HDR input, else h264.")
-@click.option("--crf", type=int, default=None, help="Quality (lower is better); default per encoder (x264: 18).")
-@click.option("--preset", default=None, help="Encoder preset (e.g. ultrafast ... veryslow for x264).")
-@click.option("--pix-fmt", default=None, help="Output pixel format (default: yuv420p, or yuv420p10le for 10-bit or HDR input).")
-@click.option("--start", type=str, default=None, help="Start of the section to process (seconds or [HH:]MM:SS[.ms]).")
-@click.option("--duration", type=str, default=None, help="Length of the section to process (seconds or [HH:]MM:SS[.ms]).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output file (default: <stem>.<target>.<ext> beside the input), or a folder to write <stem>.<target>.<ext> into (always with several inputs or a folder).")
+@plan_options
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 @click.option("--strict", is_flag=True, help="Fail on damaged input instead of processing what decodes.")
 @click.option("--skip-duplicates/--no-skip-duplicates", default=True, show_default=True,

@@ -301,10 +301,9 @@ def bench_plan(opts: BenchOptions, path: Path, output: Path) -> Plan:
 def _first_frames(plan: Plan, n: int) -> list[av.VideoFrame]:
     """The first ``n`` frames of the plan's section, decoded as the pipeline's reader does."""
     from vsr.io.reader import VideoReader
-    from vsr.pipeline import plan_section
 
     frames: list[av.VideoFrame] = []
-    with VideoReader(plan.source, plan_section(plan)) as reader:
+    with VideoReader(plan.source, plan.section) as reader:
         for frame in reader.frames():
             frames.append(frame)
             if len(frames) == n:

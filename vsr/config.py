@@ -15,6 +15,8 @@ CODECS = {  # short name -> FFmpeg encoder
     "prores": "prores_ks",
     "ffv1": "ffv1",
 }
+MP4_FAMILY = {".mp4", ".m4v", ".mov"}  # containers of the ISO BMFF family
+MP4_SUBTITLES = {"mov_text"}  # the subtitle codec they can hold
 # Named targets: (long side, short side) of the box the display frame must fit in.
 TARGETS = {
     "480p": (854, 480),

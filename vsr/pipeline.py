@@ -86,23 +86,6 @@ class _Channel:
                 continue
 
 
-def expected_frames(plan: Plan) -> int | None:
-    info = plan.source
-    if plan.start is None and plan.duration is None and info.frames:
-        return info.frames
-    if info.frame_rate and info.duration:
-        start = plan.start or 0.0
-        span = min(plan.duration or info.duration, max(0.0, info.duration - start))
-        return int(round(span * float(info.frame_rate)))
-    return None
-
-
-def plan_section(plan: Plan) -> Section:
-    """The part of the input the plan covers (--start/--duration)."""
-    start = plan.start or 0.0
-    return Section(start, start + plan.duration if plan.duration else None)
-
-
 def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
         section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None,
         backend: Backend | None = None) -> Result:
@@ -115,7 +98,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     and a writer of its own.
     """
     started = time.perf_counter()
-    whole = plan_section(plan)
+    whole = plan.section
     section = section or whole
     copy, warnings = plan.copy_streams, []
 
@@ -124,7 +107,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     frames_q = _Channel(stop, maxsize=max(4, 2 * plan.batch))
     encode_q = _Channel(stop, maxsize=2)
     copy_q: queue.Queue = queue.Queue()  # small packets; bounded in practice by the frames queue
-    total = expected_frames(plan)
+    total = plan.expected_frames
 
     deinterlacer = Deinterlacer(plan.deinterlace)
     skipper = DuplicateSkipper(plan.skip_duplicates)

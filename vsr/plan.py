@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from vsr.backends.precision import PrecisionChoice, choose_precision
-from vsr.config import CODECS, TARGETS, UpscaleOptions
+from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.hdr import HDR_ENCODERS
-from vsr.io.probe import VideoInfo, probe
-from vsr.io.writer import copyable_streams
+from vsr.io.probe import StreamInfo, VideoInfo, probe
+from vsr.io.reader import Section
 from vsr.models.resolver import resolve
 
 _SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
@@ -69,6 +70,24 @@ class Plan:
     codec_basis: str = "option"  # key of CODEC_BASIS: why this encoder
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
+
+    @property
+    def section(self) -> Section:
+        """The part of the input the plan covers (--start/--duration)."""
+        start = self.start or 0.0
+        return Section(start, start + self.duration if self.duration else None)
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Frames the section should hold, from the container's count or duration (None: unknown)."""
+        info = self.source
+        if self.start is None and self.duration is None and info.frames:
+            return info.frames
+        if info.frame_rate and info.duration:
+            start = self.start or 0.0
+            span = min(self.duration or info.duration, max(0.0, info.duration - start))
+            return int(round(span * float(info.frame_rate)))
+        return None
 
     @property
     def is_resampler(self) -> bool:
@@ -327,3 +346,22 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         notes=notes + hdr_notes(info, codec),
         codec_basis=codec_basis,
     )
+
+
+def copyable_streams(streams: Iterable[StreamInfo], video_index: int, output: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Indices of the streams to copy into ``output`` and notes about the ones that cannot go."""
+    keep, warnings = [], []
+    mp4 = output.suffix.lower() in MP4_FAMILY
+    for s in streams:
+        if s.index == video_index:
+            continue
+        codec = s.codec
+        if s.kind == "video":
+            warnings.append(f"stream #{s.index} (second video, {codec}) is not copied")
+        elif s.kind == "subtitle" and mp4 and codec not in MP4_SUBTITLES:
+            warnings.append(f"subtitle stream #{s.index} ({codec}) cannot be stored in {output.suffix}: write .mkv to keep it")
+        elif s.kind in ("data", "attachment") and mp4:
+            continue
+        elif s.kind in ("audio", "subtitle", "data", "attachment"):
+            keep.append(s.index)
+    return tuple(keep), tuple(warnings)

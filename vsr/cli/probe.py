@@ -20,12 +20,11 @@ from vsr.cli.options import estimate_option, options_from_kwargs, plan_options, 
 def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
     """Show INPUT's streams and the plan for upscaling it, without processing."""
     from vsr.estimate import estimate
-    from vsr.pipeline import expected_frames
     from vsr.plan import CODEC_BASIS, make_plan
 
     plan = make_plan(options_from_kwargs({**kwargs, "overwrite": True}), check_paths=False)
     info = plan.source
-    guess = estimate(plan, expected_frames(plan)) if with_estimate else None
+    guess = estimate(plan, plan.expected_frames) if with_estimate else None
     if as_json:
         click.echo(json.dumps({**plan.to_dict(), "estimate": guess and guess.to_dict()}, default=str))
         return

@@ -126,7 +126,6 @@ def _expand(inputs: tuple[Path, ...]) -> tuple[list[Path], bool]:
 
 def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, with_estimate: bool, echo, *,
                  output: Path | None = None, output_dir: Path | None = None) -> dict:
-    from vsr import pipeline
     from vsr.cli.progress import ProgressBar
     from vsr.estimate import estimate
     from vsr.jobs.runner import run_job
@@ -146,7 +145,7 @@ def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, with_es
          f" (x{plan.model_scale}) on {plan.backend}/{plan.device} [{plan.backend_reason}]")
     for note in plan.notes:
         click.echo(f"vsr: warning: {note}", err=True)
-    guess = estimate(plan, pipeline.expected_frames(plan)) if with_estimate else None
+    guess = estimate(plan, plan.expected_frames) if with_estimate else None
     if guess:
         echo(f"vsr: estimate: {guess.describe()}")
         if guess.advice:

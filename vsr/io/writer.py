@@ -4,44 +4,23 @@ result into place when everything succeeded."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from vsr.atomic import AtomicFile
+from vsr.config import MP4_FAMILY
 from vsr.errors import OutputError
 from vsr.io.colour import output_tags
 from vsr.io.hdr import HDR_ENCODERS, encoder_hdr_params
-from vsr.io.probe import StreamInfo, open_input
+from vsr.io.probe import open_input
 
 log = logging.getLogger(__name__)
 
 # Container-level metadata that describes the old file rather than its content.
 _SKIP_METADATA = {"encoder", "major_brand", "minor_version", "compatible_brands", "creation_time"}
-_MP4_FAMILY = {".mp4", ".m4v", ".mov"}
-_MP4_SUBTITLES = {"mov_text"}
 _THREADED_ENCODERS = {"libx264", "libx265", "libsvtav1", "prores_ks", "ffv1", "libaom-av1", "mpeg4"}
-
-
-def copyable_streams(streams: Iterable[StreamInfo], video_index: int, output: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Indices of the streams to copy into ``output`` and notes about the ones that cannot go."""
-    keep, warnings = [], []
-    mp4 = output.suffix.lower() in _MP4_FAMILY
-    for s in streams:
-        if s.index == video_index:
-            continue
-        codec = s.codec
-        if s.kind == "video":
-            warnings.append(f"stream #{s.index} (second video, {codec}) is not copied")
-        elif s.kind == "subtitle" and mp4 and codec not in _MP4_SUBTITLES:
-            warnings.append(f"subtitle stream #{s.index} ({codec}) cannot be stored in {output.suffix}: write .mkv to keep it")
-        elif s.kind in ("data", "attachment") and mp4:
-            continue
-        elif s.kind in ("audio", "subtitle", "data", "attachment"):
-            keep.append(s.index)
-    return tuple(keep), tuple(warnings)
 
 
 class VideoWriter:
@@ -150,7 +129,7 @@ class VideoWriter:
         video.disposition = in_video.disposition
         if info.rotation:
             video.set_display_rotation(info.rotation)
-        if plan.codec == "libx265" and self.output.suffix.lower() in _MP4_FAMILY:
+        if plan.codec == "libx265" and self.output.suffix.lower() in MP4_FAMILY:
             cc.codec_tag = "hvc1"  # parameter sets in the sample entry: what Apple players require
         self._video = video
 

@@ -18,13 +18,12 @@ from vsr.errors import OutputError
 from vsr.io.reader import VideoReader
 from vsr.io.writer import VideoWriter
 from vsr.jobs.segment_file import read_packets, read_trailer
-from vsr.pipeline import plan_section
 from vsr.plan import Plan
 
 
 def join_segments(plan: Plan, files: list[Path]) -> int:
     """Write ``plan.output`` from the segment ``files`` (in order); returns the video packets written."""
-    section = plan_section(plan)
+    section = plan.section
     headers = [read_trailer(f)["extradata"] for f in files]
     if any(h != headers[0] for h in headers):
         bad = next(f for f, h in zip(files, headers) if h != headers[0])

@@ -126,7 +126,7 @@ def _resume(plan: Plan, job: JobOptions, folder: Path) -> Manifest | None:
 
 
 def _plan(plan: Plan, job: JobOptions) -> list[Segment]:
-    section = pipeline.plan_section(plan)
+    section = plan.section
     start, end = section.start, section.end
     info = plan.source
     span = (end if end is not None else (info.duration or 0.0)) - start

@@ -17,6 +17,7 @@ from conftest import one_line_error
 from vsr.backends import engine_build, engine_cache
 from vsr.backends.engine_cache import EngineSpec, Profile, engine_dir, get_or_build, list_engines
 from vsr.errors import BackendError
+from vsr.hashing import file_sha256
 
 PROFILE = Profile.for_frames(batch=4, height=1080, width=1920)
 
@@ -201,8 +202,8 @@ def test_onnx_export_is_deterministic_so_the_cache_hits(tmp_path) -> None:
 
     torch.manual_seed(0)
     model = EDSR(num_features=8, num_blocks=1, scale=2)
-    a = engine_cache.file_sha256(export_onnx(model, tmp_path / "a.onnx"))
-    b = engine_cache.file_sha256(export_onnx(model, tmp_path / "b.onnx"))
+    a = file_sha256(export_onnx(model, tmp_path / "a.onnx"))
+    b = file_sha256(export_onnx(model, tmp_path / "b.onnx"))
     assert a == b
 
 

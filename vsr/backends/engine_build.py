@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vsr.backends.engine_cache import EngineSpec, Profile, file_sha256, get_or_build, write_atomic
+from vsr.backends.engine_cache import EngineSpec, Profile, get_or_build, write_atomic
 from vsr.errors import BackendError
+from vsr.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -149,14 +149,6 @@ def engine_dir(explicit: str | os.PathLike | None = None) -> Path:
     return d
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 # ----------------------------------------------------------------------------------- locking
 
 

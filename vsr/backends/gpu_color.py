@@ -114,10 +114,6 @@ class PlaneLayout:
         return torch.uint8 if self.bits <= 8 else torch.int16
 
     @property
-    def nbytes(self) -> int:
-        return self.elements * self.numpy_dtype.itemsize
-
-    @property
     def full_scale(self) -> int:
         return (1 << self.bits) - 1
 

@@ -14,7 +14,6 @@ no digest: those downloads need ``--sha256 HEX`` from a source the user trusts, 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import time
 import urllib.error
@@ -24,17 +23,10 @@ from pathlib import Path
 
 from vsr.atomic import replace_into, write_bytes
 from vsr.errors import ModelError
+from vsr.hashing import file_sha256
 from vsr.models import registry
 
 ProgressFn = Callable[[int, "int | None"], None]
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def digest_matches(digest: str, expected: str) -> bool:
@@ -69,7 +61,7 @@ def download(
     expected = _check_hex(sha256) if sha256 else entry.sha256
     target = registry.models_dir() / entry.filename
     if target.is_file():
-        if expected and not digest_matches(sha256_of(target), expected):
+        if expected and not digest_matches(file_sha256(target), expected):
             raise ModelError(
                 f"cached {target} does not match sha256 {expected}; delete it and download again"
             )
@@ -91,7 +83,7 @@ def download(
         except ModelError as exc:
             errors.append(str(exc))
             continue
-        digest = sha256_of(part)
+        digest = file_sha256(part)
         if expected and not digest_matches(digest, expected):
             hint = ""
             with open(part, "rb") as f:

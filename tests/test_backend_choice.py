@@ -70,17 +70,17 @@ def test_tensorrt_backend_open_without_tensorrt_says_how_to_install(make_clip, e
     from vsr.errors import BackendError
 
     plan = replace(cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint), backend="tensorrt", device="cuda")
-    with pytest.raises(BackendError, match=r"pip install 'vsr\[tensorrt\]'"), TensorRTBackend(plan):
+    with pytest.raises(BackendError, match=r"pip install 'vsr\[tensorrt\]'"), TensorRTBackend(plan.backend_spec()):
         pass
 
 
 def test_tensorrt_profile_follows_the_plan(make_clip, edsr_checkpoint, tmp_path) -> None:
-    from vsr.backends.tensorrt_backend import profile_for_plan
+    from vsr.backends.tensorrt_backend import profile_for
 
     plan = cpu_plan(make_clip(tmp_path / "in.mp4", size=(64, 48), frames=2), edsr_checkpoint, batch=3)
-    p = profile_for_plan(plan)
+    p = profile_for(plan.backend_spec())
     assert (p.min, p.opt, p.max) == ((1, 3, 48, 64), (3, 3, 48, 64), (3, 3, 48, 64))
-    tiled = profile_for_plan(replace(plan, tile=32, tile_overlap=4))
+    tiled = profile_for(replace(plan, tile=32, tile_overlap=4).backend_spec())
     assert tiled.max == (3, 3, 32, 32)
 
 
@@ -100,12 +100,12 @@ def test_tensorrt_matches_pytorch_on_the_gpu(make_clip, edsr_checkpoint, tmp_pat
         frames = list(c.decode(video=0))
     batches = [frames[i : i + 2] for i in range(0, len(frames), 2)]
     plan = make_plan(UpscaleOptions(input=clip, model=str(edsr_checkpoint), device="cuda", precision="fp32", batch=2), check_paths=False)
-    with CudaTorchBackend(plan) as ref_b:
+    with CudaTorchBackend(plan.backend_spec()) as ref_b:
         ref = [f for out in ref_b.run(batches) for f in out]
-    trt_plan = replace(plan, backend="tensorrt")
-    with TensorRTBackend(trt_plan, engine_dir=tmp_path / "engines") as trt_b:
+    trt_spec = replace(plan, backend="tensorrt", engine_dir=tmp_path / "engines").backend_spec()
+    with TensorRTBackend(trt_spec) as trt_b:
         ours = [f for out in trt_b.run(batches) for f in out]
-    with TensorRTBackend(trt_plan, engine_dir=tmp_path / "engines") as again:  # cached: no rebuild
+    with TensorRTBackend(trt_spec) as again:  # cached: no rebuild
         assert again.engine_path.is_file()
     assert len(ours) == len(ref)
     for o, r in zip(ours, ref):
@@ -121,5 +121,5 @@ def test_cuda_backend_without_a_gpu_is_a_clear_error(make_clip, edsr_checkpoint,
     from vsr.errors import BackendError
 
     plan = replace(cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint), device="cuda")
-    with pytest.raises(BackendError, match="use --device cpu"), CudaTorchBackend(plan):
+    with pytest.raises(BackendError, match="use --device cpu"), CudaTorchBackend(plan.backend_spec()):
         pass

@@ -258,7 +258,7 @@ def test_weights_are_ready_before_the_compute_stream_reads_them_and_close_waits(
 
     monkeypatch.setattr(cuda_backend.CudaTorchBackend, "open_model", open_model)
     clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=2, codec="ffv1")
-    backend = cuda_backend.CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2))
+    backend = cuda_backend.CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2).backend_spec())
     with backend:
         list(backend.run([_decode(clip)]))
         log.append("closing")
@@ -313,9 +313,9 @@ def test_device_backend_matches_the_cpu_backend(make_clip, edsr_checkpoint, tmp_
     plan = _plan(clip, edsr_checkpoint, batch=2, to=to, pix_fmt=out_fmt)
     frames = _decode(clip)
     batches = [frames[i : i + 2] for i in range(0, len(frames), 2)]  # last one short
-    with CudaTorchBackend(plan) as dev:
+    with CudaTorchBackend(plan.backend_spec()) as dev:
         ours = [f for out in dev.run(batches) for f in out]
-    with TorchBackend(plan) as ref_backend:
+    with TorchBackend(plan.backend_spec()) as ref_backend:
         ref = [f for b in batches for f in ref_backend.process(b)]
     assert len(ours) == len(frames)
     for o, r, src in zip(ours, ref, frames):
@@ -334,11 +334,11 @@ def test_cuda_backend_on_the_gpu_matches_cpu(make_clip, edsr_checkpoint, tmp_pat
     clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=7, codec="ffv1", content="gradient")
     frames = _decode(clip)
     batches = [frames[i : i + 3] for i in range(0, len(frames), 3)]
-    with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=3, precision="fp32")) as cpu:
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=3, precision="fp32").backend_spec()) as cpu:
         ref = [f for out in cpu.run(batches) for f in out]
     for precision, floor in (("fp32", 50.0), ("fp16", 40.0)):
         plan = _plan(clip, edsr_checkpoint, batch=3, device="cuda", precision=precision)
-        with CudaTorchBackend(plan) as gpu:
+        with CudaTorchBackend(plan.backend_spec()) as gpu:
             ours = [f for out in gpu.run(batches) for f in out]
         assert len(ours) == len(ref)
         assert min(_y_psnr(o, r) for o, r in zip(ours, ref)) > floor
@@ -398,7 +398,7 @@ def test_a_frame_tagged_yuvj_is_copied_not_range_converted(make_clip, edsr_check
     codes = np.empty(lay.elements, np.uint8)
     gc.frame_to_buffer(frame, lay, codes)
     jframe = gc.buffer_to_frame(codes, gc.PlaneLayout.of("yuvj420p", 64, 48))
-    with CudaTorchBackend(plan) as b:
+    with CudaTorchBackend(plan.backend_spec()) as b:
         host = torch.empty((1, lay.elements), dtype=torch.uint8)
         b.pack([jframe], host)
     np.testing.assert_array_equal(host[0].numpy(), codes)
@@ -451,7 +451,7 @@ def test_out_of_memory_in_the_colour_conversion_retries_with_fewer_frames(monkey
     clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=4, codec="ffv1", content="gradient")
     frames = _decode(clip)
     plan = _plan(clip, edsr_checkpoint, batch=4)
-    with cuda_backend.CudaTorchBackend(plan) as b:
+    with cuda_backend.CudaTorchBackend(plan.backend_spec()) as b:
         want = _frames_out(b, [frames])
     real, sizes = gc.from_rgb, []
 
@@ -462,7 +462,7 @@ def test_out_of_memory_in_the_colour_conversion_retries_with_fewer_frames(monkey
         return real(rgb, *args, **kwargs)
 
     monkeypatch.setattr(cuda_backend.gc, "from_rgb", from_rgb)
-    with cuda_backend.CudaTorchBackend(plan) as b:
+    with cuda_backend.CudaTorchBackend(plan.backend_spec()) as b:
         got = _frames_out(b, [frames, frames])
         assert b.frames_per_pass == 2
     assert sizes == [4, 2, 2, 2, 2]  # the second batch starts at the size that worked
@@ -471,7 +471,7 @@ def test_out_of_memory_in_the_colour_conversion_retries_with_fewer_frames(monkey
     monkeypatch.setattr(cuda_backend.gc, "from_rgb", lambda *a, **k: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("oom")))
     from vsr.errors import BackendError
 
-    with cuda_backend.CudaTorchBackend(plan) as b, pytest.raises(BackendError, match="single frame.*--tile"):
+    with cuda_backend.CudaTorchBackend(plan.backend_spec()) as b, pytest.raises(BackendError, match="single frame.*--tile"):
         _frames_out(b, [frames])
 
 
@@ -500,7 +500,7 @@ def test_close_releases_the_model_and_tiler_and_a_reopen_starts_afresh(monkeypat
     resets, compiled = [], []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(kw) or model)
     monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(True))
-    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16"), model=given,
+    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16").backend_spec(), model=given,
                                compile_mode="reduce-overhead")
     with backend:
         _frames_out(backend, [frames])
@@ -521,10 +521,10 @@ def test_fp32_means_ieee_fp32_while_the_backend_is_open(make_clip, edsr_checkpoi
     conv = torch.backends.cudnn.conv
     before = conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
     clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1")
-    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="fp32")):
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="fp32").backend_spec()):
         assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == ("ieee", "ieee")
     assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
-    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="bf16")):
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint, precision="bf16").backend_spec()):
         assert (conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == before
 
 
@@ -542,7 +542,7 @@ def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint
             return y
 
     clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1", content="flat")
-    with CudaTorchBackend(_plan(clip, edsr_checkpoint), model=Overflows()) as b:
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint).backend_spec(), model=Overflows()) as b:
         [out] = _frames_out(b, [_decode(clip)])
     y = _y_codes(out)
     assert (y[:24] == 16).all()  # limited-range black
@@ -578,7 +578,7 @@ def test_the_streams_chroma_siting_is_used(make_clip, edsr_checkpoint, tmp_path)
     ]
     for clip, siting in clips:
         frames = _decode(clip)
-        with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=1)) as b:
+        with CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=1).backend_spec()) as b:
             out = _frames_out(b, [frames[:1]])
             assert (b.in_siting.name, len(out)) == (siting, 1), clip.name
 

@@ -237,6 +237,16 @@ def test_resampler_plan():
     assert d["width"] == 1280 and d["height"] == 720 and d["output"].endswith("clip.720p.mp4")
 
 
+def test_the_backend_is_told_the_probed_input_and_the_planned_output():
+    """What the backend gets: the input as probed (size, format, colour) and the output as planned."""
+    vi = info(320, 180, pix_fmt="yuv420p10le", bit_depth=10)
+    plan = plan_for(vi, to="720p", model="lanczos", codec="ffv1", tile=64, tile_overlap=8)
+    spec = plan.backend_spec()
+    assert (spec.input.width, spec.input.height, spec.input.pix_fmt, spec.input.colour) == (320, 180, "yuv420p10le", vi.colour)
+    assert (spec.output.width, spec.output.height, spec.output.pix_fmt) == (1280, 720, plan.pix_fmt)
+    assert (spec.backend, spec.model, spec.tile, spec.tile_overlap, spec.batch) == ("swscale", "lanczos", 64, 8, plan.batch)
+
+
 def test_ten_bit_input_keeps_ten_bits():
     vi = info(320, 180, pix_fmt="yuv420p10le", bit_depth=10)
     for codec in ("ffv1", "hevc"):

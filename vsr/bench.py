@@ -379,7 +379,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
                 device_stages = _device_stages(backend, _first_frames(plan, n), plan.batch, sync)
                 memory.sample()
             say("timing the model")
-            model_fps = _model_fps(backend, plan, runs, batches, sync, on_scheduler=isinstance(backend, DeviceBackend))
+            model_fps = _model_fps(backend, runs, batches, sync, on_scheduler=isinstance(backend, DeviceBackend))
             memory.sample()
             gpu_memory = memory.report()  # before close() frees the engine, context and buffers
             slots = backend.slots if isinstance(backend, DeviceBackend) else None
@@ -437,12 +437,13 @@ def _device_stages(backend: Any, frames: list[av.VideoFrame], batch: int, sync: 
     return {k: 1000.0 * v / len(frames) for k, v in times.items()}
 
 
-def _model_fps(backend: Any, plan: Plan, runs: int, batches: int, sync: Callable[[], None], *, on_scheduler: bool) -> float:
+def _model_fps(backend: Any, runs: int, batches: int, sync: Callable[[], None], *, on_scheduler: bool) -> float:
     """Frames per second of ``backend.infer`` alone on a resident full batch (on a GPU backend, on
     its scheduler's compute stream, as in a real run)."""
     import torch
 
-    x = torch.rand(plan.batch, 3, plan.source.height, plan.source.width, device=plan.device)
+    spec = backend.spec
+    x = torch.rand(spec.batch, 3, spec.input.height, spec.input.width, device=spec.device)
     sync()  # x was made on the default stream
     if on_scheduler:
         def model_pass() -> None:
@@ -459,4 +460,4 @@ def _model_fps(backend: Any, plan: Plan, runs: int, batches: int, sync: Callable
         for _ in range(batches):
             model_pass()
         sync()
-    return batches * plan.batch / (time.perf_counter() - t)
+    return batches * spec.batch / (time.perf_counter() - t)

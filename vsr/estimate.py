@@ -66,22 +66,23 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
         return None
     import torch
 
-    from vsr.backends.factory import create_backend
+    from vsr.backends.factory import backend_for
     from vsr.backends.tiling import tile_starts
 
-    height, width = plan.source.height, plan.source.width
-    if plan.tile:
-        th, tw = min(plan.tile, height), min(plan.tile, width)
-        tiles = len(tile_starts(height, th, plan.tile_overlap)) * len(tile_starts(width, tw, plan.tile_overlap))
+    # the PyTorch backend of the plan's device (a TensorRT plan is timed in PyTorch: no engine build)
+    spec = replace(plan.backend_spec(), backend="torch")
+    height, width = spec.input.height, spec.input.width
+    if spec.tile:
+        th, tw = min(spec.tile, height), min(spec.tile, width)
+        tiles = len(tile_starts(height, th, spec.tile_overlap)) * len(tile_starts(width, tw, spec.tile_overlap))
     else:
         th, tw = min(CALIBRATION_TILE[0], height), min(CALIBRATION_TILE[1], width)
         tiles = height * width / (th * tw)
     started = time.perf_counter()
-    # the PyTorch backend of the plan's device (a TensorRT plan is timed in PyTorch: no engine build)
-    with create_backend(replace(plan, backend="torch")) as backend, torch.inference_mode():
+    with backend_for(spec) as backend, torch.inference_mode():
         loading = time.perf_counter() - started  # the run loads the model once too
-        x = torch.rand(1, 3, th, tw, device=plan.device).to(backend.dtype).contiguous(memory_format=torch.channels_last)
-        sync = torch.cuda.synchronize if plan.device.startswith("cuda") else (lambda: None)
+        x = torch.rand(1, 3, th, tw, device=spec.device).to(backend.dtype).contiguous(memory_format=torch.channels_last)
+        sync = torch.cuda.synchronize if spec.device.startswith("cuda") else (lambda: None)
         backend.infer(x)  # warm-up: kernels are chosen on the first call
         sync()
         times: list[float] = []
@@ -94,6 +95,6 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
         runs = len(times)
     per_frame = per_tile * tiles  # on a GPU, batches of frames run faster per frame than this
     total = per_frame * frames + loading if frames else None
-    advice = FASTER_ON_CPU if plan.device == "cpu" and total and total > _SLOW_ON_CPU else None
-    return Estimate(per_frame, frames, total, plan.device, plan.precision,
+    advice = FASTER_ON_CPU if spec.device == "cpu" and total and total > _SLOW_ON_CPU else None
+    return Estimate(per_frame, frames, total, spec.device, spec.precision,
                     f"{th}x{tw} tile, median of {runs}: {per_tile:.3f} s", advice)

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vsr.backends.precision import PrecisionChoice, choose_precision
+from vsr.backends.spec import BackendSpec, Frames, SourceFrames
 from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.hdr import HDR_ENCODERS
@@ -96,6 +97,17 @@ class Plan:
     @property
     def out_bit_depth(self) -> int:
         return 10 if re.search(r"(10|12|16)(le|be)$", self.pix_fmt) else 8
+
+    def backend_spec(self) -> BackendSpec:
+        """What the backend needs of this plan (the backend never sees the plan itself)."""
+        src = self.source
+        return BackendSpec(
+            backend=self.backend, model=self.model, model_source=self.model_source, model_scale=self.model_scale,
+            arch=self.arch, device=self.device, precision=self.precision, batch=self.batch, tile=self.tile,
+            tile_overlap=self.tile_overlap, engine_dir=self.engine_dir,
+            input=SourceFrames(src.width, src.height, src.pix_fmt, src.codec, src.colour),
+            output=Frames(self.width, self.height, self.pix_fmt),
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -1,8 +1,9 @@
 """The backend interface: batches of decoded frames in, frames ready to encode out.
 
-A backend receives ``av.VideoFrame`` objects exactly as the decoder made them (any pixel format,
-8 or 16 bits) and returns frames of the plan's output size and pixel format, carrying the colour
-tags to write and each input frame's ``pts``/``time_base``. Colour conversion, normalisation, the
+A backend is built from a ``BackendSpec`` (``vsr.backends.spec``, made by the plan). It receives
+``av.VideoFrame`` objects exactly as the decoder made them (any pixel format, 8 or 16 bits) and
+returns frames of the spec's output size and pixel format, carrying the colour tags to write and
+each input frame's ``pts``/``time_base``. Colour conversion, normalisation, the
 model, the residual resample and quantisation all happen inside the backend, on its device.
 
 Backends are context managers (open resources in ``__enter__``, free them in ``__exit__``).
@@ -20,14 +21,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import av
 
-    from vsr.plan import Plan
+    from vsr.backends.spec import BackendSpec
 
 
 class Backend(ABC):
     name = "base"
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
 
     def __enter__(self) -> Backend:
         self.open()

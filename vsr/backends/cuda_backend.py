@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from vsr.plan import Plan
+    from vsr.backends.spec import BackendSpec
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class DeviceBackend(Backend):
 
     name = "device"
 
-    def __init__(self, plan: Plan, *, slots: int | None = None) -> None:
-        super().__init__(plan)
+    def __init__(self, spec: BackendSpec, *, slots: int | None = None) -> None:
+        super().__init__(spec)
         self.slots = slots or int(os.environ.get("VSR_CUDA_SLOTS", "2"))
         self.device: Device | None = None
         self.scheduler: Scheduler | None = None
@@ -94,16 +94,16 @@ class DeviceBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def open(self) -> None:
-        plan, src = self.plan, self.plan.source
+        spec, src, out = self.spec, self.spec.input, self.spec.output
         self.in_layout = gc.PlaneLayout.of(gc.device_format(src.pix_fmt), src.width, src.height)
-        self.out_layout = gc.PlaneLayout.of(gc.output_format(plan.pix_fmt), plan.width, plan.height)
+        self.out_layout = gc.PlaneLayout.of(gc.output_format(out.pix_fmt), out.width, out.height)
         self.matrix = src.colour.matrix if src.colour.matrix in MATRICES else "itu709"
         self.in_siting = gc.input_siting(src.codec)  # refined from the first frame (pack); output is "left"
         self._siting_from_frame = True
         self.full_range = src.colour.full_range
         self.frames_per_pass = 0
         self.open_model()  # first: it says what is missing (TensorRT, a GPU) before anything is allocated
-        self.device = device_for(plan.device)
+        self.device = device_for(spec.device)
         # open_model converted the weights (dtype, channels_last) on the default stream, and the
         # scheduler's compute stream does not wait for that stream by itself: finish it first
         self.device.synchronize_all()
@@ -116,7 +116,7 @@ class DeviceBackend(Backend):
             compute=self.compute,
             unpack=self.unpack,
         )
-        self.scheduler = Scheduler(self.device, self.stages, plan.batch, self.slots)
+        self.scheduler = Scheduler(self.device, self.stages, spec.batch, self.slots)
 
     def close(self) -> None:
         if self.device is not None:
@@ -128,7 +128,7 @@ class DeviceBackend(Backend):
         lay = self.in_layout
         if self._siting_from_frame and frames:  # once: what the decoder says, before compute() uses it
             self._siting_from_frame = False
-            self.in_siting = gc.input_siting(self.plan.source.codec, frames[0])
+            self.in_siting = gc.input_siting(self.spec.input.codec, frames[0])
         for i, frame in enumerate(frames):
             frame = gc.prepare_frame(frame)
             flay = lay
@@ -185,16 +185,16 @@ class DeviceBackend(Backend):
             # an fp16 model can overflow to inf/NaN; NaN passes clamp() and would reach the encoder as
             # garbage codes, and the resample would spread it: make it black (inf saturates) first
             y = torch.nan_to_num(self.infer(rgb).float(), nan=0.0, posinf=1.0, neginf=0.0)
-            y = gc.residual_resize(y, (self.plan.height, self.plan.width))
+            y = gc.residual_resize(y, (self.spec.output.height, self.spec.output.width))
             gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
 
     def unpack(self, frames: Sequence[av.VideoFrame], host_out: torch.Tensor) -> list[av.VideoFrame]:
-        lay, out = self.out_layout, []
+        lay, pix_fmt, out = self.out_layout, self.spec.output.pix_fmt, []
         for i, src in enumerate(frames):
             row = host_out[i].numpy()
             frame = gc.buffer_to_frame(row.view(lay.numpy_dtype) if lay.bits > 8 else row, lay)
-            if lay.pix_fmt != self.plan.pix_fmt:  # e.g. nv12/p010 for hardware encoders: a repack
-                frame = frame.reformat(format=self.plan.pix_fmt)
+            if lay.pix_fmt != pix_fmt:  # e.g. nv12/p010 for hardware encoders: a repack
+                frame = frame.reformat(format=pix_fmt)
             out.append(carry_timing(src, frame))
         return out
 
@@ -215,13 +215,13 @@ class CudaTorchBackend(DeviceBackend):
 
     def __init__(
         self,
-        plan: Plan,
+        spec: BackendSpec,
         *,
         model: nn.Module | None = None,
         slots: int | None = None,
         compile_mode: str | None = None,
     ) -> None:
-        super().__init__(plan, slots=slots)
+        super().__init__(spec, slots=slots)
         self._given_model = model
         self.model = self.forward = self._tiler = None
         self._restore_fp32: Callable[[], None] | None = None
@@ -232,25 +232,25 @@ class CudaTorchBackend(DeviceBackend):
     def open_model(self) -> None:
         import torch
 
-        plan = self.plan
-        if plan.device.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError(f"--device {plan.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
+        spec = self.spec
+        if spec.device.startswith("cuda") and not torch.cuda.is_available():
+            raise BackendError(f"--device {spec.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
         model = self._given_model
         if model is None:
             from vsr.models import load
 
-            model = load(plan.model_source, arch=getattr(plan, "arch", None))
+            model = load(spec.model_source, arch=spec.arch)
         else:  # .to() converts a module in place: keep the caller's one as given, and off the GPU after close()
             import copy
 
             model = copy.deepcopy(model)
-        self.scale = int(getattr(model, "scale", plan.model_scale))
-        self.dtype = _dtype(plan.precision)
-        self.torch_device = torch.device(plan.device)
+        self.scale = int(getattr(model, "scale", spec.model_scale))
+        self.dtype = _dtype(spec.precision)
+        self.torch_device = torch.device(spec.device)
         try:
             model = model.to(self.torch_device).eval()
         except RuntimeError as exc:  # no CUDA driver, device index out of range, out of memory
-            raise BackendError(f"cannot put the model on {plan.device}: {str(exc).splitlines()[0]} (use --device cpu)") from exc
+            raise BackendError(f"cannot put the model on {spec.device}: {str(exc).splitlines()[0]} (use --device cpu)") from exc
         for p in model.parameters():
             p.requires_grad_(False)
         self.model = model.to(dtype=self.dtype, memory_format=torch.channels_last)
@@ -259,9 +259,9 @@ class CudaTorchBackend(DeviceBackend):
             self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
         from vsr.backends.tiling import AdaptiveTiler
 
-        self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=plan.tile, overlap=plan.tile_overlap,
+        self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=spec.tile, overlap=spec.tile_overlap,
                                     multiple=int(getattr(model, "size_multiple", 1)))
-        if plan.precision == "fp32" and self._restore_fp32 is None:
+        if spec.precision == "fp32" and self._restore_fp32 is None:
             self._restore_fp32 = strict_fp32()
 
     def close(self) -> None:
@@ -276,7 +276,7 @@ class CudaTorchBackend(DeviceBackend):
         if self._restore_fp32 is not None:
             self._restore_fp32()
             self._restore_fp32 = None
-        if self.plan.device.startswith("cuda"):
+        if self.spec.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vsr.backends.base import Backend
+    from vsr.backends.spec import BackendSpec
     from vsr.plan import Plan
 
 # name -> (module, class); "torch" on a CUDA device runs the pipelined GPU backend
@@ -18,17 +19,22 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 
-def backend_name(plan: Plan) -> str:
-    """The table entry for a plan: its backend, with PyTorch on a GPU as ``torch-cuda``."""
-    if plan.backend == "torch" and plan.device.startswith("cuda"):
+def backend_name(spec: BackendSpec) -> str:
+    """The table entry for a spec: its backend, with PyTorch on a GPU as ``torch-cuda``."""
+    if spec.backend == "torch" and spec.device.startswith("cuda"):
         return "torch-cuda"
-    return plan.backend
+    return spec.backend
 
 
 def create_backend(plan: Plan) -> Backend:
-    """The backend the plan chose (not yet opened: use it as a context manager)."""
-    name = backend_name(plan)
+    """The backend the plan chose, built from its spec (not yet opened: use it as a context manager)."""
+    return backend_for(plan.backend_spec())
+
+
+def backend_for(spec: BackendSpec) -> Backend:
+    """The backend a spec names (not yet opened)."""
+    name = backend_name(spec)
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {plan.backend!r}")
+        raise ValueError(f"unknown backend {spec.backend!r}")
     module, cls = BACKENDS[name]
-    return getattr(importlib.import_module(module), cls)(plan)
+    return getattr(importlib.import_module(module), cls)(spec)

@@ -14,12 +14,11 @@ from vsr.backends.base import Backend, carry_timing
 from vsr.io.colour import MATRICES
 
 
-
 class ResampleBackend(Backend):
     name = "swscale"
 
     def open(self) -> None:
-        colour = self.plan.source.colour
+        colour = self.spec.input.colour
         self._range = "full" if colour.full_range else "limited"
         self._matrix = MATRICES[colour.matrix].filter_name if colour.matrix in MATRICES else "bt601"
         self._graph: av.filter.Graph | None = None
@@ -29,17 +28,17 @@ class ResampleBackend(Backend):
         return [self._resize(f) for f in frames]
 
     def _build(self, frame: av.VideoFrame) -> None:
-        plan = self.plan
+        spec, out = self.spec, self.spec.output
         graph = av.filter.Graph()
         source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
                                   time_base=frame.time_base)
         scale = graph.add(
             "scale",
-            f"w={plan.width}:h={plan.height}:flags={plan.model}"
+            f"w={out.width}:h={out.height}:flags={spec.model}"
             f":in_range={self._range}:out_range={self._range}"
             f":in_color_matrix={self._matrix}:out_color_matrix={self._matrix}",
         )
-        fmt = graph.add("format", plan.pix_fmt)
+        fmt = graph.add("format", out.pix_fmt)
         sink = graph.add("buffersink")
         source.link_to(scale)
         scale.link_to(fmt)

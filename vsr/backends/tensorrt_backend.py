@@ -15,7 +15,6 @@ that torch already holds, so there is one context, one allocator and no extra de
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,17 +27,17 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from vsr.plan import Plan
+    from vsr.backends.spec import BackendSpec
 
 log = logging.getLogger(__name__)
 
 
-def profile_for_plan(plan: Plan) -> Profile:
-    """The optimisation profile a plan needs: its frame (or tile) size exactly, batch 1 .. plan.batch."""
-    h, w = plan.source.height, plan.source.width
-    if plan.tile:
-        h, w = min(plan.tile, h), min(plan.tile, w)
-    return Profile.for_frames(batch=plan.batch, height=h, width=w)
+def profile_for(spec: BackendSpec) -> Profile:
+    """The optimisation profile a spec needs: its frame (or tile) size exactly, batch 1 .. spec.batch."""
+    h, w = spec.input.height, spec.input.width
+    if spec.tile:
+        h, w = min(spec.tile, h), min(spec.tile, w)
+    return Profile.for_frames(batch=spec.batch, height=h, width=w)
 
 
 def _torch_dtype(trt: Any, dt: Any) -> torch.dtype:
@@ -57,16 +56,14 @@ class TensorRTBackend(DeviceBackend):
 
     def __init__(
         self,
-        plan: Plan,
+        spec: BackendSpec,
         *,
         model: nn.Module | None = None,
-        engine_dir: str | os.PathLike | None = None,
         opt_level: int = 3,
         slots: int | None = None,
     ) -> None:
-        super().__init__(plan, slots=slots)
+        super().__init__(spec, slots=slots)
         self._given_model = model
-        self.engine_dir = engine_dir if engine_dir is not None else getattr(plan, "engine_dir", None)
         self.opt_level = opt_level
         self.loaded = self.context = None
 
@@ -77,27 +74,27 @@ class TensorRTBackend(DeviceBackend):
         from vsr.backends.engine_cache import engine_dir
         from vsr.backends.onnx_export import export_onnx
 
-        plan = self.plan
+        spec = self.spec
         trt = self.trt = import_tensorrt()
-        if not plan.device.startswith("cuda") or not torch.cuda.is_available():
+        if not spec.device.startswith("cuda") or not torch.cuda.is_available():
             raise BackendError("No CUDA GPU: TensorRT needs an NVIDIA GPU (use --backend torch)")
-        self.torch_device = torch.device(plan.device)
+        self.torch_device = torch.device(spec.device)
         if self.torch_device.index is not None:
             torch.cuda.set_device(self.torch_device)  # TensorRT builds and runs on the current device
         model = self._given_model
         if model is None:
             from vsr.models import load
 
-            model = load(plan.model_source, arch=getattr(plan, "arch", None))
-        self.scale = int(getattr(model, "scale", plan.model_scale))
+            model = load(spec.model_source, arch=spec.arch)
+        self.scale = int(getattr(model, "scale", spec.model_scale))
         self.size_multiple = int(getattr(model, "size_multiple", 1))
-        self.profile = profile_for_plan(plan)
-        directory = engine_dir(self.engine_dir)
+        self.profile = profile_for(spec)
+        directory = engine_dir(spec.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
-            onnx = export_onnx(model, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, plan.precision))
-            spec = engine_spec(plan.model, onnx, precision=plan.precision, profile=self.profile,
-                               opt_level=self.opt_level, device=plan.device, trt=trt)
-            self.loaded, self.engine_path, built = ensure_engine(spec, onnx, directory, trt=trt)
+            onnx = export_onnx(model, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, spec.precision))
+            wanted = engine_spec(spec.model, onnx, precision=spec.precision, profile=self.profile,
+                                 opt_level=self.opt_level, device=spec.device, trt=trt)
+            self.loaded, self.engine_path, built = ensure_engine(wanted, onnx, directory, trt=trt)
         log.info("%s TensorRT engine %s", "built" if built else "using cached", self.engine_path)
         engine = self.loaded.engine
         self.context = engine.create_execution_context()
@@ -123,7 +120,7 @@ class TensorRTBackend(DeviceBackend):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         from vsr.backends.tiling import run_tiled
 
-        return run_tiled(self._execute, x, scale=self.scale, tile=self.plan.tile, overlap=self.plan.tile_overlap,
+        return run_tiled(self._execute, x, scale=self.scale, tile=self.spec.tile, overlap=self.spec.tile_overlap,
                          multiple=self.size_multiple)
 
     def _execute(self, x: torch.Tensor) -> torch.Tensor:

@@ -62,21 +62,21 @@ class TorchBackend(Backend):
     def open(self) -> None:
         from vsr.models import load
 
-        plan = self.plan
-        if plan.device != "cpu":
-            raise BackendError(f"the CPU backend got device {plan.device!r}: GPU plans run in CudaTorchBackend")
-        self.dtype = DTYPES[plan.precision]
-        model = load(plan.model_source, arch=plan.arch).eval()
+        spec = self.spec
+        if spec.device != "cpu":
+            raise BackendError(f"the CPU backend got device {spec.device!r}: GPU plans run in CudaTorchBackend")
+        self.dtype = DTYPES[spec.precision]
+        model = load(spec.model_source, arch=spec.arch).eval()
         if self.dtype != torch.float32:
             model = model.to(self.dtype)
         self.model = model.to(memory_format=torch.channels_last)  # NHWC: 1.2-1.7x faster in oneDNN on CPU
         self._buffers: _Buffers | None = None
         keep_freed_memory()
-        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=plan.tile, overlap=plan.tile_overlap,
+        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=spec.tile, overlap=spec.tile_overlap,
                                     multiple=self.model.size_multiple)
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
-        colour = plan.source.colour
+        colour = spec.input.colour
         self._matrix = colour.matrix
         self._range = "JPEG" if colour.full_range else "MPEG"
 
@@ -90,7 +90,7 @@ class TorchBackend(Backend):
                               dst_color_range="JPEG", interpolation=self._flags, threads=1)
 
     def from_rgb(self, rgb: av.VideoFrame, like: av.VideoFrame) -> av.VideoFrame:
-        out = rgb.reformat(format=self.plan.pix_fmt, src_colorspace=self._matrix, dst_colorspace=self._matrix,
+        out = rgb.reformat(format=self.spec.output.pix_fmt, src_colorspace=self._matrix, dst_colorspace=self._matrix,
                            src_color_range="JPEG", dst_color_range=self._range, interpolation=self._flags, threads=1)
         if out is rgb:  # gbrp16le out: reformat hands back its input, which is the reused buffer
             out = av.VideoFrame.from_ndarray(rgb.to_ndarray(), format=RGB16)
@@ -99,7 +99,7 @@ class TorchBackend(Backend):
     def _buffers_for(self, frames: Sequence[av.VideoFrame]) -> _Buffers:
         key = (len(frames), frames[0].height, frames[0].width)
         if self._buffers is None or self._buffers.key != key:  # first batch, the short last one, a size change
-            self._buffers = _Buffers(*key, self.plan.height, self.plan.width, self.dtype)
+            self._buffers = _Buffers(*key, self.spec.output.height, self.spec.output.width, self.dtype)
         return self._buffers
 
     # -- inference ------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class TorchBackend(Backend):
         if x.dtype != self.dtype:
             x = model_in.copy_(x) if model_in is not None else x.to(self.dtype)
         y = self.infer(x)
-        y = resize_to(y.float(), self.plan.height, self.plan.width)
+        y = resize_to(y.float(), self.spec.output.height, self.spec.output.width)
         return y.clamp_(0, 1).mul_(RGB16_MAX).round_()
 
     @torch.inference_mode()

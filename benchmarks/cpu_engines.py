@@ -23,6 +23,7 @@ from vsr.backends.cpu_memory import keep_freed_memory
 from vsr.backends.onnx_export import export_onnx
 from vsr.bench import conv_flops
 from vsr.models import load
+from vsr.models.loader import load_model
 
 
 def engines(model_name: str, onnx_path: Path, x: np.ndarray) -> dict:
@@ -64,9 +65,10 @@ def main() -> None:
     keep_freed_memory()
     width, height = (int(v) for v in args.size.split("x"))
     x = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
-    flops = conv_flops(load(args.model).eval(), height, width)
+    model = load_model(args.model)
+    flops = conv_flops(model, height, width)
     with tempfile.TemporaryDirectory() as tmp:
-        runs = engines(args.model, export_onnx(load(args.model), Path(tmp) / "model.onnx"), x)
+        runs = engines(args.model, export_onnx(model, Path(tmp) / "model.onnx"), x)
         outputs = {k: run() for k, run in runs.items()}  # warm-up
         best: dict[str, float] = {}
         for _ in range(args.rounds):

@@ -19,6 +19,7 @@ import torch
 from vsr.backends.cpu_memory import keep_freed_memory
 from vsr.bench import conv_flops
 from vsr.models import load
+from vsr.models.loader import load_model
 
 
 def main() -> None:
@@ -31,8 +32,7 @@ def main() -> None:
     keep_freed_memory()  # as the CPU backend does
     width, height = (int(v) for v in args.size.split("x"))
     source = args.model  # vsr.models.load takes registry names and paths
-    base = load(source).eval()
-    flops = conv_flops(base, height, width)
+    flops = conv_flops(load_model(source), height, width)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     configs = [tuple(c.split(":")) for c in args.configs.split(",")]
     models, inputs, best = {}, {}, {}

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO, one_line_error, vsr_env
 from vsr.bench import BenchOptions, conv_flops, run_bench
+from vsr.models.loaded import LoadedModel
 from vsr.pipeline import STAGES
 
 
@@ -17,7 +18,7 @@ def test_edsr_baseline_flop_count_matches_the_paper_arithmetic() -> None:
     from vsr.models.edsr import EDSR
 
     model = EDSR(num_features=64, num_blocks=16, scale=2).eval()
-    per_pixel = conv_flops(model, 1080, 1920, probe=16) / (1080 * 1920)
+    per_pixel = conv_flops(LoadedModel.of(model), 1080, 1920, probe=16) / (1080 * 1920)
     # head 3->64, 32 body convs + 1 64->64, upsampler 64->256, tail 64->3 at 4x pixels, mean shifts
     expected = 2 * 9 * (3 * 64 + 33 * 64 * 64 + 64 * 256 + 4 * 64 * 3) + 2 * 9 * (1 + 4)
     assert per_pixel == pytest.approx(expected, rel=1e-6)

@@ -17,6 +17,7 @@ import torch
 from conftest import encode_frames
 
 from vsr.backends.cuda_pipeline import Scheduler, Stages, SyncDevice
+from vsr.models.loaded import LoadedModel
 
 UP, COMPUTE, DOWN, PACK, UNPACK = 1.0, 3.0, 1.0, 0.2, 0.2
 
@@ -500,7 +501,7 @@ def test_close_releases_the_model_and_tiler_and_a_reopen_starts_afresh(monkeypat
     resets, compiled = [], []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(kw) or model)
     monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(True))
-    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16").backend_spec(), model=given,
+    backend = CudaTorchBackend(_plan(clip, edsr_checkpoint, batch=2, tile_overlap=4, precision="bf16").backend_spec(), model=LoadedModel.of(given),
                                compile_mode="reduce-overhead")
     with backend:
         _frames_out(backend, [frames])
@@ -542,7 +543,7 @@ def test_nan_from_the_model_becomes_black_not_garbage(make_clip, edsr_checkpoint
             return y
 
     clip = make_clip(tmp_path / "in.mkv", size=(32, 24), frames=1, codec="ffv1", content="flat")
-    with CudaTorchBackend(_plan(clip, edsr_checkpoint).backend_spec(), model=Overflows()) as b:
+    with CudaTorchBackend(_plan(clip, edsr_checkpoint).backend_spec(), model=LoadedModel.of(Overflows())) as b:
         [out] = _frames_out(b, [_decode(clip)])
     y = _y_codes(out)
     assert (y[:24] == 16).all()  # limited-range black

@@ -18,6 +18,7 @@ from vsr.backends import engine_build, engine_cache
 from vsr.backends.engine_cache import EngineSpec, Profile, engine_dir, get_or_build, list_engines
 from vsr.errors import BackendError
 from vsr.hashing import file_sha256
+from vsr.models.loaded import LoadedModel
 
 PROFILE = Profile.for_frames(batch=4, height=1080, width=1920)
 
@@ -202,8 +203,8 @@ def test_onnx_export_is_deterministic_so_the_cache_hits(tmp_path) -> None:
 
     torch.manual_seed(0)
     model = EDSR(num_features=8, num_blocks=1, scale=2)
-    a = file_sha256(export_onnx(model, tmp_path / "a.onnx"))
-    b = file_sha256(export_onnx(model, tmp_path / "b.onnx"))
+    a = file_sha256(export_onnx(LoadedModel.of(model), tmp_path / "a.onnx"))
+    b = file_sha256(export_onnx(LoadedModel.of(model), tmp_path / "b.onnx"))
     assert a == b
 
 
@@ -456,7 +457,7 @@ def test_strongly_typed_fp16_engine_matches_the_weakly_typed_one(tmp_path, monke
     outputs = {}
     for strong in ("0", "1"):
         monkeypatch.setenv(engine_build.STRONG_TYPING_ENV, strong)
-        onnx = export_onnx(model, tmp_path / f"m{strong}.onnx", dtype=engine_build.onnx_dtype(trt, "fp16"))
+        onnx = export_onnx(LoadedModel.of(model), tmp_path / f"m{strong}.onnx", dtype=engine_build.onnx_dtype(trt, "fp16"))
         loaded = engine_build.deserialize(engine_build.build_serialized(onnx, precision="fp16", profile=profile, trt=trt), trt=trt)
         engine = loaded.engine
         ctx = engine.create_execution_context()

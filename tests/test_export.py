@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from vsr.models import loader
+from vsr.models.loaded import LoadedModel
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (pip install 'vsr[test]')")
 torch.set_num_threads(1)
@@ -39,7 +40,7 @@ def test_edsr_onnx_matches_torch(tmp_path, scale):
 
     torch.manual_seed(0)
     model = loader.build("edsr", num_features=8, num_blocks=2, scale=scale, res_scale=0.1).eval()
-    path = export_onnx(model, tmp_path / "edsr.onnx")
+    path = export_onnx(LoadedModel.of(model), tmp_path / "edsr.onnx")
     _check(model, path, [(1, 3, 16, 24), (3, 3, 10, 7)])
 
 
@@ -57,7 +58,7 @@ def test_other_architectures_export(tmp_path, arch, kwargs):
     from vsr.backends.onnx_export import export_onnx
 
     model = loader.build(arch, **kwargs).eval()
-    path = export_onnx(model, tmp_path / f"{arch}.onnx", opset=18)
+    path = export_onnx(LoadedModel.of(model), tmp_path / f"{arch}.onnx", opset=18)
     _check(model, path, [(2, 3, 8, 12)])
 
 
@@ -83,7 +84,7 @@ def test_fp16_export_for_strongly_typed_engines(tmp_path):
 
     torch.manual_seed(0)
     model = loader.build("edsr", num_features=8, num_blocks=2, scale=2, res_scale=0.1).eval()
-    path = export_onnx(model, tmp_path / "edsr16.onnx", dtype=torch.float16)
+    path = export_onnx(LoadedModel.of(model), tmp_path / "edsr16.onnx", dtype=torch.float16)
     graph = onnx.load(str(path))
     half = onnx.TensorProto.FLOAT16
     assert graph.graph.input[0].type.tensor_type.elem_type == half
@@ -112,7 +113,7 @@ def test_export_works_with_a_torch_whose_exporter_has_no_dynamo_switch(tmp_path,
 
     monkeypatch.setattr(torch.onnx, "export", old_export)
     model = loader.build("edsr", num_features=8, num_blocks=1, scale=2).eval()
-    path = export_onnx(model, tmp_path / "old.onnx")
+    path = export_onnx(LoadedModel.of(model), tmp_path / "old.onnx")
     assert seen == [17]
     _check(model, path, [(1, 3, 8, 8)])
 
@@ -127,5 +128,5 @@ def test_an_export_failure_does_not_blame_the_opset(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.onnx, "export", broken)
     model = loader.build("edsr", num_features=8, num_blocks=1, scale=2).eval()
     with pytest.raises(BackendError, match=r"data-dependent branch \(run with --debug") as err:
-        export_onnx(model, tmp_path / "x.onnx")
+        export_onnx(LoadedModel.of(model), tmp_path / "x.onnx")
     assert "--opset" not in str(err.value) and torch.__version__ in str(err.value)

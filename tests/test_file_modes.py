@@ -17,6 +17,7 @@ import pytest
 
 from vsr import atomic
 from vsr.errors import OutputError
+from vsr.models.loaded import LoadedModel
 
 from conftest import vsr_env
 
@@ -95,7 +96,7 @@ def test_export_and_saved_weights_follow_umask(tmp_path, mask, expected):
 
     model = build("srcnn", scale=2)
     with umask(mask):
-        onnx_path = export_onnx(model, tmp_path / "m.onnx", sample_size=(16, 16))
+        onnx_path = export_onnx(LoadedModel.of(model), tmp_path / "m.onnx", sample_size=(16, 16))
         weights = save(model, tmp_path / "m.safetensors")
     assert mode(onnx_path) == expected and mode(weights) == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.safetensors"]

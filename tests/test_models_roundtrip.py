@@ -95,6 +95,16 @@ def test_overrides_and_arch_hint(tmp_path):
         loader.load(path, arch="transformer9000")
 
 
+def test_load_model_describes_what_callers_need(tmp_path):
+    """RRDBNet x2 unshuffles 2x2 pixels: tiles and ONNX samples must be even, and it still takes RGB."""
+    model = loader.build("rrdbnet", num_features=8, num_blocks=1, growth_channels=4, scale=2)
+    path = loader.save(model, tmp_path / "x2.safetensors")
+    loaded = loader.load_model(path)
+    assert (loaded.arch, loaded.scale, loaded.size_multiple, loaded.in_channels) == ("rrdbnet", 2, 2, 3)
+    assert loaded.config == model.config and loaded.source == str(path)
+    _same(model, loaded.module, torch.rand(1, 3, 6, 8))
+
+
 def test_discriminator_any_size():
     from vsr.models.discriminator import VGGStyleDiscriminator
 

@@ -20,6 +20,7 @@ from test_models_reference import _input, _weights, assert_matches_golden
 from test_models_roundtrip import VARIANTS
 
 from vsr.models import architectures, loader
+from vsr.models.loaded import LoadedModel
 from vsr.models.span import ARCHITECTURE, SPAN, Conv3XC
 
 torch.set_num_threads(1)
@@ -271,7 +272,7 @@ def test_onnx_export_matches_torch(tmp_path):
     model = SPAN(num_features=8, scale=2).eval()
     model.load_state_dict(span_weights(published_span(8, 2)))
     path = tmp_path / "span.onnx"
-    export_onnx(model, path)
+    export_onnx(LoadedModel.of(model), path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -41,8 +41,8 @@ from vsr.errors import UsageError
 
 if TYPE_CHECKING:
     import av
-    from torch import nn
 
+    from vsr.models.loaded import LoadedModel
     from vsr.plan import Plan
 
 DEVICE_STAGES = ("pack", "upload", "infer", "download", "unpack")
@@ -112,7 +112,7 @@ class BenchResult:
 # ------------------------------------------------------------------------------------- FLOPs
 
 
-def conv_flops(model: nn.Module, height: int, width: int, channels: int = 3, probe: int = 64) -> float:
+def conv_flops(model: LoadedModel, height: int, width: int, probe: int = 64) -> float:
     """FLOPs of the model's convolutions for one ``height`` x ``width`` frame.
 
     Each conv costs 2 * (Cin / groups) * Cout * kh * kw per output pixel; counted with forward hooks
@@ -128,15 +128,16 @@ def conv_flops(model: nn.Module, height: int, width: int, channels: int = 3, pro
         per_pixel = 2.0 * (mod.in_channels / mod.groups) * mod.out_channels * kh * kw
         total[0] += per_pixel * out.shape[-2] * out.shape[-1]
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    net = model.module
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
-        multiple = int(getattr(model, "size_multiple", 1))
+        multiple = model.size_multiple
         side = max(multiple, probe - probe % multiple)
-        param = next(model.parameters(), None)
+        param = next(net.parameters(), None)
         dev = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
         with torch.inference_mode():
-            model(torch.zeros(1, channels, side, side, device=dev, dtype=dtype))
+            net(torch.zeros(1, model.in_channels, side, side, device=dev, dtype=dtype))
     finally:
         for h in handles:
             h.remove()
@@ -322,7 +323,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
     from vsr.backends.cuda_backend import DeviceBackend
     from vsr.backends.factory import create_backend
     from vsr.io.writer import VideoWriter
-    from vsr.models import load
+    from vsr.models.loader import load_model
     from vsr.models.resolver import resolve
 
     say = progress or (lambda _msg: None)
@@ -385,7 +386,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             slots = backend.slots if isinstance(backend, DeviceBackend) else None
 
     stages = {k: 1000.0 * v / n for k, v in result.stage_seconds.items() if opts.encode or k != "encode"}
-    flops = conv_flops(load(plan.model_source, arch=plan.arch).float().eval(), plan.source.height, plan.source.width)
+    flops = conv_flops(load_model(plan.model_source, arch=plan.arch), plan.source.height, plan.source.width)
     setup = {
         "input": str(opts.input) if opts.input else f"synthetic {opts.resolution}",
         "input_size": f"{plan.source.width}x{plan.source.height}",

@@ -32,9 +32,9 @@ from vsr.io.colour import MATRICES
 if TYPE_CHECKING:
     import av
     import torch
-    from torch import nn
 
     from vsr.backends.spec import BackendSpec
+    from vsr.models.loaded import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class CudaTorchBackend(DeviceBackend):
         self,
         spec: BackendSpec,
         *,
-        model: nn.Module | None = None,
+        model: LoadedModel | None = None,
         slots: int | None = None,
         compile_mode: str | None = None,
     ) -> None:
@@ -235,16 +235,17 @@ class CudaTorchBackend(DeviceBackend):
         spec = self.spec
         if spec.device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendError(f"--device {spec.device} asked for, but PyTorch sees no CUDA GPU: use --device cpu")
-        model = self._given_model
-        if model is None:
-            from vsr.models import load
+        loaded = self._given_model
+        if loaded is None:
+            from vsr.models.loader import load_model
 
-            model = load(spec.model_source, arch=spec.arch)
+            loaded = load_model(spec.model_source, arch=spec.arch)
+            model = loaded.module
         else:  # .to() converts a module in place: keep the caller's one as given, and off the GPU after close()
             import copy
 
-            model = copy.deepcopy(model)
-        self.scale = int(getattr(model, "scale", spec.model_scale))
+            model = copy.deepcopy(loaded.module)
+        self.scale = loaded.scale
         self.dtype = _dtype(spec.precision)
         self.torch_device = torch.device(spec.device)
         try:
@@ -260,7 +261,7 @@ class CudaTorchBackend(DeviceBackend):
         from vsr.backends.tiling import AdaptiveTiler
 
         self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=spec.tile, overlap=spec.tile_overlap,
-                                    multiple=int(getattr(model, "size_multiple", 1)))
+                                    multiple=loaded.size_multiple)
         if spec.precision == "fp32" and self._restore_fp32 is None:
             self._restore_fp32 = strict_fp32()
 

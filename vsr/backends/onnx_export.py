@@ -16,12 +16,15 @@ import copy
 import inspect
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from vsr.atomic import atomic_path
 from vsr.errors import BackendError
+
+if TYPE_CHECKING:
+    from vsr.models.loaded import LoadedModel
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -29,7 +32,7 @@ DYNAMIC_AXES = {0: "batch", 2: "height", 3: "width"}
 
 
 def export_onnx(
-    model: nn.Module,
+    model: LoadedModel,
     path: str | Path,
     *,
     opset: int = 17,
@@ -40,13 +43,12 @@ def export_onnx(
     import onnx
 
     path = Path(path)
-    net = copy.deepcopy(model).to(dtype=dtype).eval().cpu()
+    net = copy.deepcopy(model.module).to(dtype=dtype).eval().cpu()
     for p in net.parameters():
         p.requires_grad_(False)
-    channels = _in_channels(net)
-    multiple = int(getattr(net, "size_multiple", 1))
+    multiple = model.size_multiple
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
-    sample = torch.rand(1, channels, h, w).to(dtype)
+    sample = torch.rand(1, model.in_channels, h, w).to(dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(path, suffix=".partial.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
@@ -67,7 +69,7 @@ def export_onnx(
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = "try another --opset" if "opset" in first.lower() or "operator" in first.lower() else "run with --debug for the traceback"
         raise BackendError(
-            f"ONNX export of {getattr(net, 'arch', type(net).__name__)} ({str(dtype).removeprefix('torch.')}, opset {opset}) "
+            f"ONNX export of {model.arch} ({str(dtype).removeprefix('torch.')}, opset {opset}) "
             f"with torch {torch.__version__} failed: {first} ({hint})"
         ) from exc
     return path
@@ -76,11 +78,3 @@ def export_onnx(
 def _torchscript_exporter() -> dict:
     """``dynamo=False`` where ``torch.onnx.export`` has that switch; nothing on older torch."""
     return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
-
-
-def _in_channels(model: nn.Module) -> int:
-    config = getattr(model, "config", {})
-    if "in_channels" in config:
-        return int(config["in_channels"])
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return first.in_channels if first is not None else 3

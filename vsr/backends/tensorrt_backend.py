@@ -25,9 +25,9 @@ from vsr.errors import BackendError
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
     from vsr.backends.spec import BackendSpec
+    from vsr.models.loaded import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class TensorRTBackend(DeviceBackend):
         self,
         spec: BackendSpec,
         *,
-        model: nn.Module | None = None,
+        model: LoadedModel | None = None,
         opt_level: int = 3,
         slots: int | None = None,
     ) -> None:
@@ -83,11 +83,10 @@ class TensorRTBackend(DeviceBackend):
             torch.cuda.set_device(self.torch_device)  # TensorRT builds and runs on the current device
         model = self._given_model
         if model is None:
-            from vsr.models import load
+            from vsr.models.loader import load_model
 
-            model = load(spec.model_source, arch=spec.arch)
-        self.scale = int(getattr(model, "scale", spec.model_scale))
-        self.size_multiple = int(getattr(model, "size_multiple", 1))
+            model = load_model(spec.model_source, arch=spec.arch)
+        self.scale, self.size_multiple = model.scale, model.size_multiple
         self.profile = profile_for(spec)
         directory = engine_dir(spec.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:

@@ -60,20 +60,21 @@ class TorchBackend(Backend):
     name = "torch"
 
     def open(self) -> None:
-        from vsr.models import load
+        from vsr.models.loader import load_model
 
         spec = self.spec
         if spec.device != "cpu":
             raise BackendError(f"the CPU backend got device {spec.device!r}: GPU plans run in CudaTorchBackend")
         self.dtype = DTYPES[spec.precision]
-        model = load(spec.model_source, arch=spec.arch).eval()
+        loaded = load_model(spec.model_source, arch=spec.arch)
+        model = loaded.module
         if self.dtype != torch.float32:
             model = model.to(self.dtype)
         self.model = model.to(memory_format=torch.channels_last)  # NHWC: 1.2-1.7x faster in oneDNN on CPU
         self._buffers: _Buffers | None = None
         keep_freed_memory()
-        self._tiler = AdaptiveTiler(self.model, scale=self.model.scale, tile=spec.tile, overlap=spec.tile_overlap,
-                                    multiple=self.model.size_multiple)
+        self._tiler = AdaptiveTiler(self.model, scale=loaded.scale, tile=spec.tile, overlap=spec.tile_overlap,
+                                    multiple=loaded.size_multiple)
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
         colour = spec.input.colour

@@ -78,10 +78,10 @@ def build(model, profile_name, resolution, batch, precision, opt_level, device, 
     import tempfile
 
     from vsr.backends.onnx_export import export_onnx
-    from vsr.models import load
+    from vsr.models.loader import load_model
 
     directory = resolve_dir(engine_dir)
-    net = load(model)
+    net = load_model(model)
     with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
         onnx = export_onnx(net, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, precision))
         spec = engine_spec(model, onnx, precision=precision, profile=profile, opt_level=opt_level, device=device, trt=trt)

@@ -20,8 +20,8 @@ from vsr.cli.common import debug_option, handle_errors
 def export(source: str, output: Path, opset: int, arch: str | None, scale: int | None, debug: bool) -> None:
     """Export a model to ONNX (float32 NCHW RGB in [0, 1])."""
     from vsr.backends.onnx_export import export_onnx
-    from vsr.models.loader import load
+    from vsr.models.loader import load_model
 
-    model = load(source, arch=arch, scale=scale)
+    model = load_model(source, arch=arch, scale=scale)
     path = export_onnx(model, output, opset=opset)
     click.echo(f"{path}: {model.arch} x{model.scale}, opset {opset}, dynamic batch/height/width")

@@ -1,7 +1,8 @@
 """Load a model from a registry name or a checkpoint file, detecting its architecture.
 
-    model = load("RealESRGAN_x4plus")          # published, after `vsr models download`
-    model = load("weights/my_edsr.safetensors")  # any supported layout, no hints needed
+    model = load_model("RealESRGAN_x4plus")       # published, after `vsr models download`
+    model.module, model.scale, model.size_multiple  # the network and what callers need to know of it
+    net = load("weights/my_edsr.safetensors")      # just the nn.Module; any supported layout, no hints needed
     arch, scale = inspect("edsr_x3-ea3ef2c6.pt")
 
 Safety: ``.pth``/``.pt`` files are read with ``torch.load(weights_only=True)`` only; a pickle that
@@ -27,6 +28,7 @@ from torch import nn
 from vsr.atomic import atomic_path
 from vsr.errors import ModelError
 from vsr.models import registry
+from vsr.models.loaded import LoadedModel
 from vsr.models.spec import Architecture, Detected
 
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
@@ -182,14 +184,14 @@ def _resolve(
 # ---------------------------------------------------------------- public API
 
 
-def load(
+def load_model(
     source: str | Path,
     *,
     arch: str | None = None,
     device: str | torch.device = "cpu",
     **overrides: Any,
-) -> nn.Module:
-    """A ready model (eval mode, ``.scale``, ``.arch``) from a registry name or checkpoint path.
+) -> LoadedModel:
+    """A ready model (eval mode) and its description, from a registry name or checkpoint path.
 
     ``arch`` restricts detection to one architecture (aliases such as ``esrgan`` accepted);
     ``overrides`` (e.g. ``scale=3`` for SRCNN/VDSR, ``res_scale=0.1`` for EDSR) replace detected values.
@@ -207,7 +209,12 @@ def load(
     except RuntimeError as exc:
         first = " ".join(str(exc).split())[:300]
         raise ModelError(f"{path}: weights do not fit {found.arch} {found.kwargs}: {first}") from exc
-    return model.eval().to(device)
+    return LoadedModel.of(model.eval().to(device), source=str(source))
+
+
+def load(source: str | Path, *, arch: str | None = None, device: str | torch.device = "cpu", **overrides: Any) -> nn.Module:
+    """The module alone of ``load_model`` (``.scale``, ``.arch`` and ``.config`` as attributes)."""
+    return load_model(source, arch=arch, device=device, **overrides).module
 
 
 def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:

@@ -330,3 +330,13 @@ def test_checkpoint_with_other_scale_resamples(edsr_checkpoint):
     plan = plan_for(info(64, 48), model=str(edsr_checkpoint), scale=3, device="cpu")
     assert (plan.width, plan.height) == (192, 144)
     assert plan.resample != "none"
+
+
+def test_an_enlarged_model_output_is_shown_with_why(edsr_checkpoint):
+    """x3 asked of an x2 model: the plan enlarges its output, and probe/--json say so in words."""
+    plan = plan_for(info(64, 48), model=str(edsr_checkpoint), scale=3, device="cpu", backend="torch")
+    assert (plan.native_size, plan.resample_direction) == ((128, 96), "up")
+    assert plan.resample == "antialiased bicubic 128x96 -> 192x144 (up, on cpu)"
+    assert plan.backend_reason == "asked for with --backend torch; largest available scale x2 < needed x3"
+    d = plan.to_dict()
+    assert (d["resample"], d["backend_reason"], d["backend_basis"]) == (plan.resample, plan.backend_reason, "option")

@@ -32,6 +32,13 @@ CODEC_BASIS = {
     "deep": "10-bit input: HEVC Main 10 keeps the bits and TVs play it; H.264 High 10 rarely plays (--codec overrides)",
     "sdr": "8-bit SDR input: H.264 plays everywhere (--codec overrides)",
 }
+# Why the backend is what it is (Plan.backend_basis; {backend}, {where}, {detail} filled in) -> words.
+BACKEND_BASIS = {
+    "resampler": "non-learned resampler: FFmpeg's swscale",
+    "option": "asked for with --backend {backend}",
+    "tensorrt": "TensorRT is installed and a CUDA GPU is present",
+    "fallback": "PyTorch on {where} ({detail})",  # detail: why not TensorRT
+}
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,12 @@ class Plan:
     sar: Fraction
     target: str  # label used in the default file name
     model: str  # name or path as resolved
-    model_source: str | None  # what vsr.models.load gets; None for the resamplers
+    model_source: str | None  # what vsr.models.loader.load_model gets; None for the resamplers
     model_scale: int  # native scale of the network (1 for resamplers: they resize in one step)
-    resample: str  # how the model output reaches (width, height)
     backend: str  # swscale | torch | tensorrt
     device: str  # cpu | cuda | cuda:N
     precision: str  # fp32 | fp16 | bf16
-    backend_reason: str
+    backend_basis: str  # key of BACKEND_BASIS: why this backend
     batch: int
     tile: int
     tile_overlap: int
@@ -69,6 +75,7 @@ class Plan:
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
     codec_basis: str = "option"  # key of CODEC_BASIS: why this encoder
+    backend_detail: str = ""  # the "fallback" basis: why not TensorRT
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
 
@@ -98,6 +105,45 @@ class Plan:
     def out_bit_depth(self) -> int:
         return 10 if re.search(r"(10|12|16)(le|be)$", self.pix_fmt) else 8
 
+    @property
+    def native_size(self) -> tuple[int, int]:
+        """What the network outputs (a resampler: the input size), before the residual resample."""
+        return self.source.width * self.model_scale, self.source.height * self.model_scale
+
+    @property
+    def resample_direction(self) -> str | None:
+        """How the network's output reaches (width, height): 'down', 'up', or None when it fits."""
+        native = self.native_size
+        if native == (self.width, self.height):
+            return None
+        return "down" if native[0] >= self.width and native[1] >= self.height else "up"
+
+    # -- in words, for vsr probe, --json and the upscale banner ------------------------------------
+    @property
+    def codec_reason(self) -> str:
+        return CODEC_BASIS[self.codec_basis]
+
+    @property
+    def resample(self) -> str:
+        """'none', 'antialiased bicubic 3840x2160 -> 2880x2160 (down, on cpu)', or the resampler's resize."""
+        size = f"{self.width}x{self.height}"
+        (nw, nh), direction = self.native_size, self.resample_direction
+        if self.is_resampler:
+            return f"{self.model} {nw}x{nh} -> {size} (swscale)"
+        if direction is None:
+            return "none"
+        return f"antialiased bicubic {nw}x{nh} -> {size} ({direction}, on {self.device})"
+
+    @property
+    def backend_reason(self) -> str:
+        """Why this backend (BACKEND_BASIS), and why the network's output is enlarged when it is."""
+        where = "CUDA" if self.device.startswith("cuda") else "CPU"
+        text = BACKEND_BASIS[self.backend_basis].format(backend=self.backend, where=where, detail=self.backend_detail)
+        if not self.is_resampler and self.resample_direction == "up":
+            needed = max(self.width / self.source.width, self.height / self.source.height)
+            text += f"; largest available scale x{self.model_scale} < needed x{needed:.3g}"
+        return text
+
     def backend_spec(self) -> BackendSpec:
         """What the backend needs of this plan (the backend never sees the plan itself)."""
         src = self.source
@@ -114,6 +160,7 @@ class Plan:
         d["source"] = {k: (str(v) if isinstance(v, (Path, Fraction)) else v) for k, v in asdict(self.source).items()}
         d["output"] = str(self.output)
         d["sar"] = str(self.sar)
+        d["resample"], d["backend_reason"] = self.resample, self.backend_reason
         return d
 
 
@@ -237,8 +284,8 @@ def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str 
     return resolved.name, resolved.scales[scale], scale, sorted(resolved.scales)
 
 
-def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str]:
-    """(backend, device, precision and why, reason) for a learned model."""
+def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str, str]:
+    """(backend, device, precision and why, BACKEND_BASIS key, its detail) for a learned model."""
     import torch
 
     requested_cuda = opts.device.startswith("cuda")
@@ -250,26 +297,21 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         if index >= torch.cuda.device_count():
             raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
     device = opts.device if opts.device != "auto" else ("cuda" if has_cuda else "cpu")
-    on_cuda = device.startswith("cuda")
-    if opts.backend == "tensorrt":
-        from vsr.backends.availability import tensorrt_problem
-
-        problem = tensorrt_problem(device)
-        if problem:
-            raise BackendError(problem)
-        backend, reason = "tensorrt", "asked for with --backend tensorrt"
-    elif opts.backend == "torch":
-        backend, reason = "torch", "asked for with --backend torch"
+    if opts.backend == "torch":
+        backend, basis, detail = "torch", "option", ""
     else:
         from vsr.backends.availability import tensorrt_problem
 
         problem = tensorrt_problem(device)
-        if problem is None:
-            backend, reason = "tensorrt", "TensorRT is installed and a CUDA GPU is present"
+        if problem and opts.backend == "tensorrt":
+            raise BackendError(problem)
+        if opts.backend == "tensorrt":
+            backend, basis, detail = "tensorrt", "option", ""
+        elif problem is None:
+            backend, basis, detail = "tensorrt", "tensorrt", ""
         else:
-            backend = "torch"
-            reason = f"PyTorch on {'CUDA' if on_cuda else 'CPU'} ({problem.split(':')[0].lower()})"
-    return backend, device, choose_precision(opts.precision, device), reason
+            backend, basis, detail = "torch", "fallback", problem.split(":")[0].lower()
+    return backend, device, choose_precision(opts.precision, device), basis, detail
 
 
 def resolve_precision(requested: str, device: str) -> str:
@@ -302,21 +344,12 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         width, height, sar, label = even(info.width * model_scale), even(info.height * model_scale), info.sar, f"x{model_scale}"
 
     if source is None:
-        backend, device, reason = "swscale", "cpu", "non-learned resampler: FFmpeg's swscale"
+        backend, device, basis, detail = "swscale", "cpu", "resampler", ""
         precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
         if opts.backend == "tensorrt":
             raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend tensorrt needs a network model")
-        resample = f"{model} {info.width}x{info.height} -> {width}x{height} (swscale)"
     else:
-        backend, device, precision, reason = choose_backend(opts)
-        native = (info.width * model_scale, info.height * model_scale)
-        if native == (width, height):
-            resample = "none"
-        else:
-            direction = "down" if native[0] >= width and native[1] >= height else "up"
-            resample = f"antialiased bicubic {native[0]}x{native[1]} -> {width}x{height} ({direction}, on {device})"
-            if direction == "up":
-                reason += f"; largest available scale x{model_scale} < needed x{needed:.3g}"
+        backend, device, precision, basis, detail = choose_backend(opts)
     codec, pix_fmt, codec_basis = encoder_settings(opts, info)
     output = Path(opts.output) if opts.output else default_output(info, label, codec)
     if check_paths:
@@ -333,13 +366,13 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         model=model,
         model_source=source,
         model_scale=model_scale,
-        resample=resample,
         backend=backend,
         device=device,
         precision=precision.precision,
         precision_reason=precision.reason,
         skip_duplicates=opts.skip_duplicates and source is not None,
-        backend_reason=reason,
+        backend_basis=basis,
+        backend_detail=detail,
         batch=batch,
         tile=opts.tile,
         tile_overlap=opts.tile_overlap,

@@ -20,7 +20,7 @@ from vsr.cli.options import estimate_option, options_from_kwargs, plan_options, 
 def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
     """Show INPUT's streams and the plan for upscaling it, without processing."""
     from vsr.estimate import estimate
-    from vsr.plan import CODEC_BASIS, make_plan
+    from vsr.plan import make_plan
 
     plan = make_plan(options_from_kwargs({**kwargs, "overwrite": True}), check_paths=False)
     info = plan.source
@@ -41,7 +41,7 @@ def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
     rows = [
         ("output", f"{plan.output}  {plan.width}x{plan.height} SAR {plan.sar}, {plan.codec} {plan.pix_fmt}"
          + (f" crf {plan.crf}" if plan.crf is not None else "") + (f" preset {plan.preset}" if plan.preset else "")),
-        ("codec", f"{plan.codec}: {CODEC_BASIS[plan.codec_basis]}"),
+        ("codec", f"{plan.codec}: {plan.codec_reason}"),
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),

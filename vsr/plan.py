@@ -148,8 +148,8 @@ class Plan:
         """What the backend needs of this plan (the backend never sees the plan itself)."""
         src = self.source
         return BackendSpec(
-            backend=self.backend, model=self.model, model_source=self.model_source, model_scale=self.model_scale,
-            arch=self.arch, device=self.device, precision=self.precision, batch=self.batch, tile=self.tile,
+            backend=self.backend, model=self.model, model_source=self.model_source, arch=self.arch,
+            device=self.device, precision=self.precision, batch=self.batch, tile=self.tile,
             tile_overlap=self.tile_overlap, engine_dir=self.engine_dir,
             input=SourceFrames(src.width, src.height, src.pix_fmt, src.codec, src.colour),
             output=Frames(self.width, self.height, self.pix_fmt),

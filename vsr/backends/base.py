@@ -3,8 +3,8 @@
 A backend is built from a ``BackendSpec`` (``vsr.backends.spec``, made by the plan). It receives
 ``av.VideoFrame`` objects exactly as the decoder made them (any pixel format, 8 or 16 bits) and
 returns frames of the spec's output size and pixel format, carrying the colour tags to write and
-each input frame's ``pts``/``time_base``. Colour conversion, normalisation, the
-model, the residual resample and quantisation all happen inside the backend, on its device.
+each input frame's ``pts``/``time_base``. Colour conversion, normalisation, the model, the
+residual resample and quantisation all happen inside the backend, on its device.
 
 Backends are context managers (open resources in ``__enter__``, free them in ``__exit__``).
 ``run`` consumes an iterator of batches and yields results in order; the default calls

@@ -32,8 +32,7 @@ class SourceFrames(Frames):
 class BackendSpec:
     backend: str  # swscale | torch | tensorrt
     model: str  # name as resolved: the swscale flags of a resampler, the engine cache's label
-    model_source: str | None  # what vsr.models.loader.load_model gets; None for the resamplers
-    model_scale: int  # native scale of the network
+    model_source: str | None  # what vsr.models.loader.load_model gets (it says the scale); None: resampler
     arch: str | None  # architecture override for checkpoints (--arch)
     device: str  # cpu | cuda | cuda:N
     precision: str  # fp32 | fp16 | bf16

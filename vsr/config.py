@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKENDS = ("auto", "torch", "tensorrt")
+BACKENDS = ("auto", "torch", "openvino", "tensorrt")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 CODECS = {  # short name -> FFmpeg encoder
     "h264": "libx264",

@@ -69,8 +69,10 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
     from vsr.backends.factory import backend_for
     from vsr.backends.tiling import tile_starts
 
-    # the PyTorch backend of the plan's device (a TensorRT plan is timed in PyTorch: no engine build)
-    spec = replace(plan.backend_spec(), backend="torch")
+    # the plan's own CPU engine; a TensorRT plan is timed in PyTorch (no engine build)
+    spec = plan.backend_spec()
+    if spec.backend == "tensorrt":
+        spec = replace(spec, backend="torch")
     height, width = spec.input.height, spec.input.width
     if spec.tile:
         th, tw = min(spec.tile, height), min(spec.tile, width)

@@ -37,6 +37,7 @@ BACKEND_BASIS = {
     "resampler": "non-learned resampler: FFmpeg's swscale",
     "option": "asked for with --backend {backend}",
     "tensorrt": "TensorRT is installed and a CUDA GPU is present",
+    "openvino": "OpenVINO is installed: it runs the network on this CPU (--backend torch for PyTorch)",
     "fallback": "PyTorch on {where} ({detail})",  # detail: why not TensorRT
 }
 
@@ -54,7 +55,7 @@ class Plan:
     model: str  # name or path as resolved
     model_source: str | None  # what vsr.models.loader.load_model gets; None for the resamplers
     model_scale: int  # native scale of the network (1 for resamplers: they resize in one step)
-    backend: str  # swscale | torch | tensorrt
+    backend: str  # swscale | torch | openvino | tensorrt
     device: str  # cpu | cuda | cuda:N
     precision: str  # fp32 | fp16 | bf16
     backend_basis: str  # key of BACKEND_BASIS: why this backend
@@ -297,11 +298,15 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         if index >= torch.cuda.device_count():
             raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
     device = opts.device if opts.device != "auto" else ("cuda" if has_cuda else "cpu")
+    from vsr.backends.availability import openvino_for_auto, openvino_problem, tensorrt_problem
+
     if opts.backend == "torch":
         backend, basis, detail = "torch", "option", ""
+    elif opts.backend == "openvino":
+        if problem := openvino_problem(device):
+            raise BackendError(problem)
+        backend, basis, detail = "openvino", "option", ""
     else:
-        from vsr.backends.availability import tensorrt_problem
-
         problem = tensorrt_problem(device)
         if problem and opts.backend == "tensorrt":
             raise BackendError(problem)
@@ -309,6 +314,8 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
             backend, basis, detail = "tensorrt", "option", ""
         elif problem is None:
             backend, basis, detail = "tensorrt", "tensorrt", ""
+        elif openvino_for_auto(device):
+            backend, basis, detail = "openvino", "openvino", ""
         else:
             backend, basis, detail = "torch", "fallback", problem.split(":")[0].lower()
     return backend, device, choose_precision(opts.precision, device), basis, detail

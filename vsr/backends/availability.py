@@ -1,11 +1,13 @@
-"""Is TensorRT usable here? Answered without importing it (importing TensorRT takes seconds)."""
+"""Are the optional engines usable here? Answered without importing them (TensorRT takes seconds)."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 
 INSTALL_HINT = "pip install 'vsr[tensorrt]'"
+OPENVINO_HINT = "pip install 'vsr[openvino]'"
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,3 +24,18 @@ def tensorrt_problem(device: str) -> str | None:
     if not on_cuda:
         return "No CUDA GPU: TensorRT needs an NVIDIA GPU (use --backend torch)"
     return None
+
+
+def openvino_problem(device: str) -> str | None:
+    """None when OpenVINO can run the network on ``device``; otherwise a one-line reason with the fix."""
+    if device != "cpu":
+        return f"OpenVINO runs vsr's networks on the CPU only, not on {device} (use --device cpu)"
+    if importlib.util.find_spec("openvino") is None:
+        return f"OpenVINO is not installed: {OPENVINO_HINT}"
+    return None
+
+
+def openvino_for_auto(device: str) -> bool:
+    """Whether ``--backend auto`` runs a CPU plan in OpenVINO: when it is installed, unless the
+    environment says ``VSR_OPENVINO=0``."""
+    return os.environ.get("VSR_OPENVINO", "1") != "0" and openvino_problem(device) is None

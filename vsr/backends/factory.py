@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, tuple[str, str]] = {
     "swscale": ("vsr.backends.resample_backend", "ResampleBackend"),
     "torch": ("vsr.backends.torch_backend", "TorchBackend"),
+    "openvino": ("vsr.backends.openvino_backend", "OpenVINOBackend"),
     "torch-cuda": ("vsr.backends.cuda_backend", "CudaTorchBackend"),
     "tensorrt": ("vsr.backends.tensorrt_backend", "TensorRTBackend"),
 }

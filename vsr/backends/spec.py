@@ -30,7 +30,7 @@ class SourceFrames(Frames):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    backend: str  # swscale | torch | tensorrt
+    backend: str  # swscale | torch | openvino | tensorrt
     model: str  # name as resolved: the swscale flags of a resampler, the engine cache's label
     model_source: str | None  # what vsr.models.loader.load_model gets (it says the scale); None: resampler
     arch: str | None  # architecture override for checkpoints (--arch)

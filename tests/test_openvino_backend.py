@@ -1,0 +1,71 @@
+"""The OpenVINO CPU backend: the frames PyTorch makes, chosen by ``--backend auto`` when installed."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from conftest import read_video
+from vsr.backends.availability import openvino_for_auto, openvino_problem
+from vsr.config import UpscaleOptions
+from vsr.errors import BackendError
+from vsr.plan import make_plan
+
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="OpenVINO is not installed (pip install 'vsr[openvino]')")
+
+
+def cpu_plan(clip, model, **opts):
+    return make_plan(UpscaleOptions(input=clip, model=str(model), device="cpu", **opts), check_paths=False)
+
+
+@needs_openvino
+def test_auto_picks_openvino_on_the_cpu_when_installed(make_clip, edsr_checkpoint, tmp_path, monkeypatch) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    monkeypatch.setenv("VSR_OPENVINO", "1")
+    plan = cpu_plan(clip, edsr_checkpoint)
+    assert plan.backend == "openvino" and "OpenVINO is installed" in plan.backend_reason
+    assert cpu_plan(clip, edsr_checkpoint, backend="torch").backend == "torch"
+    monkeypatch.setenv("VSR_OPENVINO", "0")  # the switch that keeps auto on PyTorch
+    assert cpu_plan(clip, edsr_checkpoint).backend == "torch"
+    assert cpu_plan(clip, edsr_checkpoint, backend="openvino").backend == "openvino"  # asked for by name
+
+
+def test_openvino_problems_name_the_fix(monkeypatch) -> None:
+    assert "--device cpu" in openvino_problem("cuda")
+    assert not openvino_for_auto("cuda:0")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    assert "pip install 'vsr[openvino]'" in openvino_problem("cpu")
+    assert not openvino_for_auto("cpu")
+
+
+def test_asking_for_openvino_where_it_cannot_run_is_an_error(make_clip, edsr_checkpoint, tmp_path, monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    with pytest.raises(BackendError, match=r"pip install 'vsr\[openvino\]'"):
+        cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint, backend="openvino")
+
+
+@needs_openvino
+@pytest.mark.parametrize("tile", [0, 32])
+def test_openvino_frames_match_pytorch(make_clip, edsr_checkpoint, vsr, tmp_path, tile) -> None:
+    """Same network, same fp32 arithmetic up to kernel order: every output pixel within one code,
+    whole frames and tiled alike; timestamps and frame count identical."""
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=5, codec="ffv1", content="gradient")
+    outputs = {}
+    for backend in ("torch", "openvino"):
+        out = tmp_path / f"{backend}.mkv"
+        run = vsr("upscale", clip, "--model", edsr_checkpoint, "--scale", "2", "--backend", backend,
+                  "--precision", "fp32", "--tile", tile, "--tile-overlap", 8 if tile else 0,
+                  "--codec", "ffv1", "--no-estimate", "-q", "--json", "-o", out)
+        assert run.returncode == 0, str(run)
+        assert run.json()["backend"] == backend
+        outputs[backend] = read_video(out, keep="yuv")
+    ours, theirs = outputs["openvino"], outputs["torch"]
+    assert ours.times == theirs.times and len(ours.frames) == 5
+    for a, b in zip(ours.frames, theirs.frames):
+        for pa, pb in zip(a, b):
+            assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1

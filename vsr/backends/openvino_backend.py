@@ -1,0 +1,53 @@
+"""OpenVINO on the CPU: the CPU PyTorch backend with the network compiled by OpenVINO.
+
+Everything around the network (swscale conversions, reused host buffers, tiling, the antialiased
+resize, quantisation) is :class:`TorchBackend`'s; only the network runs in OpenVINO. It is exported
+to ONNX as ``vsr export`` does (dynamic batch, height and width) and compiled for the CPU in the
+plan's precision: bf16 runs on AMX or AVX512-BF16 where the CPU has them. Host tensors stay fp32
+(OpenVINO converts inside the compiled graph). Optional: ``pip install 'vsr[openvino]'``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from vsr.backends.availability import OPENVINO_HINT
+from vsr.backends.onnx_export import export_onnx
+from vsr.backends.torch_backend import TorchBackend
+from vsr.errors import BackendError
+
+if TYPE_CHECKING:
+    from vsr.models.loaded import LoadedModel
+
+# the plan's precision -> OpenVINO's INFERENCE_PRECISION_HINT
+INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+
+
+class OpenVINOBackend(TorchBackend):
+    name = "openvino"
+
+    def network(self, loaded: LoadedModel) -> tuple[torch.dtype, Callable[[torch.Tensor], torch.Tensor]]:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise BackendError(f"OpenVINO is not installed: {OPENVINO_HINT} (or use --backend torch)") from exc
+        core = ov.Core()
+        with tempfile.TemporaryDirectory(prefix="vsr-openvino-") as tmp:
+            graph = core.read_model(str(export_onnx(loaded, Path(tmp) / "model.onnx")))
+        compiled = core.compile_model(graph, "CPU", {
+            "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[self.spec.precision],
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": torch.get_num_threads(),  # --workers gives each process its share
+        })
+        request = compiled.create_infer_request()
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            result = request.infer({0: x.contiguous().numpy()})  # outputs copied out of OpenVINO's buffers
+            return torch.from_numpy(result[0])
+
+        return torch.float32, run

@@ -21,10 +21,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The suite exercises the PyTorch CPU path where it says `--backend auto`; OpenVINO (installed by the
-# test extra) is tested on purpose in test_openvino_backend.py. Subprocesses inherit this.
-os.environ["VSR_OPENVINO"] = "0"
-
 # Whole-pipeline modules (real encodes, subprocesses, worker processes, Ray, training steps): marked
 # `slow`, so that `pytest -m "not slow"` is the fast tier; CI runs everything.
 SLOW_MODULES = {

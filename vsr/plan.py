@@ -37,7 +37,6 @@ BACKEND_BASIS = {
     "resampler": "non-learned resampler: FFmpeg's swscale",
     "option": "asked for with --backend {backend}",
     "tensorrt": "TensorRT is installed and a CUDA GPU is present",
-    "openvino": "OpenVINO is installed: it runs the network on this CPU (--backend torch for PyTorch)",
     "fallback": "PyTorch on {where} ({detail})",  # detail: why not TensorRT
 }
 
@@ -298,7 +297,7 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         if index >= torch.cuda.device_count():
             raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
     device = opts.device if opts.device != "auto" else ("cuda" if has_cuda else "cpu")
-    from vsr.backends.availability import openvino_for_auto, openvino_problem, tensorrt_problem
+    from vsr.backends.availability import openvino_problem, tensorrt_problem
 
     if opts.backend == "torch":
         backend, basis, detail = "torch", "option", ""
@@ -314,8 +313,6 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
             backend, basis, detail = "tensorrt", "option", ""
         elif problem is None:
             backend, basis, detail = "tensorrt", "tensorrt", ""
-        elif openvino_for_auto(device):
-            backend, basis, detail = "openvino", "openvino", ""
         else:
             backend, basis, detail = "torch", "fallback", problem.split(":")[0].lower()
     return backend, device, choose_precision(opts.precision, device), basis, detail

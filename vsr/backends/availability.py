@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 
 INSTALL_HINT = "pip install 'vsr[tensorrt]'"
 OPENVINO_HINT = "pip install 'vsr[openvino]'"
@@ -34,8 +33,3 @@ def openvino_problem(device: str) -> str | None:
         return f"OpenVINO is not installed: {OPENVINO_HINT}"
     return None
 
-
-def openvino_for_auto(device: str) -> bool:
-    """Whether ``--backend auto`` runs a CPU plan in OpenVINO: when it is installed, unless the
-    environment says ``VSR_OPENVINO=0``."""
-    return os.environ.get("VSR_OPENVINO", "1") != "0" and openvino_problem(device) is None

@@ -3,13 +3,14 @@
 The model is exported to ONNX as ``vsr export`` does, then quantised two ways, each calibrated on
 LR crops of *training* images (never the validation set):
 
-- OpenVINO + NNCF (``nncf.quantize``, default preset, fast bias correction), run by OpenVINO;
+- OpenVINO + NNCF (``nncf.quantize``, default preset, fast bias correction; also with the first two and
+  last three convolutions left in bf16), run by OpenVINO;
 - ONNX Runtime's static quantiser (QDQ, per-channel weights, MinMax calibration), run by ONNX Runtime.
 
 Speed: model only, one ``--size`` frame, the engines take turns ``--rounds`` times and the fastest
 round of each is kept. Quality: PSNR-Y on ``--val`` by the papers' protocol (LR = MATLAB bicubic,
 output rounded to uint8, ``scale`` pixels shaved), as ``vsr eval`` measures it. Engines that are not
-installed are skipped.
+installed are skipped. NNCF prints its progress on stdout too: the JSON is the last thing printed.
 
     pip install openvino nncf    # not project dependencies: for this measurement only
     PYTHONPATH=. python benchmarks/cpu_int8.py --model edsr-baseline-x2 \\
@@ -70,10 +71,18 @@ def openvino_engines(onnx_path: Path, calib: list[np.ndarray]) -> dict[str, Engi
 
     core = ov.Core()
     fp_model = core.read_model(str(onnx_path))
-    int8_model = nncf.quantize(core.read_model(str(onnx_path)), nncf.Dataset(calib), subset_size=len(calib))
+    convs = [op.get_friendly_name() for op in fp_model.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    boundary = convs[:2] + convs[-3:]  # input normalisation, head; upsampler, tail, output de-normalisation
+
+    def quantised(**kwargs) -> object:
+        return nncf.quantize(core.read_model(str(onnx_path)), nncf.Dataset(calib), subset_size=len(calib), **kwargs)
+
+    int8_model = quantised()
+    int8_inner = quantised(ignored_scope=nncf.IgnoredScope(names=boundary))
     out: dict[str, Engine] = {}
     for label, model, hint in (("openvino bf16", fp_model, "bf16"), ("openvino int8 (nncf)", int8_model, "bf16"),
-                               ("openvino int8 (nncf), f32 rest", int8_model, "f32")):
+                               ("openvino int8 (nncf), f32 rest", int8_model, "f32"),
+                               ("openvino int8 (nncf), first 2 / last 3 convs bf16", int8_inner, "bf16")):
         compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
         request = compiled.create_infer_request()
         out[label] = lambda x, request=request: request.infer({0: x})[0]

@@ -64,3 +64,10 @@ def test_openvino_frames_match_pytorch(make_clip, edsr_checkpoint, vsr, tmp_path
     for a, b in zip(ours.frames, theirs.frames):
         for pa, pb in zip(a, b):
             assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1
+
+
+def test_a_resampler_cannot_run_in_openvino(make_clip, tmp_path) -> None:
+    from vsr.errors import UsageError
+
+    with pytest.raises(UsageError, match="--backend openvino needs a network model"):
+        cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), "lanczos", backend="openvino", scale=2.0)

@@ -139,8 +139,8 @@ class Plan:
         """Why this backend (BACKEND_BASIS), and why the network's output is enlarged when it is."""
         where = "CUDA" if self.device.startswith("cuda") else "CPU"
         text = BACKEND_BASIS[self.backend_basis].format(backend=self.backend, where=where, detail=self.backend_detail)
-        if not self.is_resampler and self.resample_direction == "up":
-            needed = max(self.width / self.source.width, self.height / self.source.height)
+        needed = max(self.width / self.source.width, self.height / self.source.height)
+        if not self.is_resampler and self.model_scale < needed - 1e-9:  # not when only even-size rounding enlarges
             text += f"; largest available scale x{self.model_scale} < needed x{needed:.3g}"
         return text
 
@@ -296,7 +296,7 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         index = int(opts.device.split(":", 1)[1])
         if index >= torch.cuda.device_count():
             raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
-    device = opts.device if opts.device != "auto" else ("cuda" if has_cuda else "cpu")
+    device = opts.device if opts.device != "auto" else ("cuda" if has_cuda and opts.backend != "openvino" else "cpu")
     from vsr.backends.availability import openvino_problem, tensorrt_problem
 
     if opts.backend == "torch":
@@ -350,8 +350,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
     if source is None:
         backend, device, basis, detail = "swscale", "cpu", "resampler", ""
         precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
-        if opts.backend == "tensorrt":
-            raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend tensorrt needs a network model")
+        if opts.backend in ("tensorrt", "openvino"):
+            raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend {opts.backend} needs a network model")
     else:
         backend, device, precision, basis, detail = choose_backend(opts)
     codec, pix_fmt, codec_basis = encoder_settings(opts, info)

@@ -32,4 +32,3 @@ def openvino_problem(device: str) -> str | None:
     if importlib.util.find_spec("openvino") is None:
         return f"OpenVINO is not installed: {OPENVINO_HINT}"
     return None
-

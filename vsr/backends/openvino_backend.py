@@ -3,7 +3,7 @@
 Everything around the network (swscale conversions, reused host buffers, tiling, the antialiased
 resize, quantisation) is :class:`TorchBackend`'s; only the network runs in OpenVINO. It is exported
 to ONNX as ``vsr export`` does (dynamic batch, height and width) and compiled for the CPU in the
-plan's precision: bf16 runs on AMX or AVX512-BF16 where the CPU has them. Host tensors stay fp32
+spec's precision: bf16 runs on AMX or AVX512-BF16 where the CPU has them. Host tensors stay fp32
 (OpenVINO converts inside the compiled graph). Optional: ``pip install 'vsr[openvino]'``.
 """
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 # the plan's precision -> OpenVINO's INFERENCE_PRECISION_HINT
 INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+PRECISION_OF = {hint: name for name, hint in INFERENCE_PRECISION.items()}
 
 
 class OpenVINOBackend(TorchBackend):
@@ -36,18 +37,34 @@ class OpenVINOBackend(TorchBackend):
             import openvino as ov
         except ImportError as exc:
             raise BackendError(f"OpenVINO is not installed: {OPENVINO_HINT} (or use --backend torch)") from exc
-        core = ov.Core()
-        with tempfile.TemporaryDirectory(prefix="vsr-openvino-") as tmp:
-            graph = core.read_model(str(export_onnx(loaded, Path(tmp) / "model.onnx")))
-        compiled = core.compile_model(graph, "CPU", {
-            "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[self.spec.precision],
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": torch.get_num_threads(),  # --workers gives each process its share
-        })
+        asked = INFERENCE_PRECISION[self.spec.precision]
+        try:
+            core = ov.Core()
+            with tempfile.TemporaryDirectory(prefix="vsr-openvino-") as tmp:
+                graph = core.read_model(str(export_onnx(loaded, Path(tmp) / "model.onnx")))
+            compiled = core.compile_model(graph, "CPU", {
+                "INFERENCE_PRECISION_HINT": asked,
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": torch.get_num_threads(),  # --workers gives each process its share
+            })
+            runs = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        except RuntimeError as exc:
+            raise _error(exc) from exc
+        if runs != asked:  # OpenVINO falls back quietly where the CPU lacks the instructions
+            raise BackendError(f"OpenVINO computes {runs} on this CPU, not {asked}: use --precision "
+                               f"{PRECISION_OF.get(runs, 'fp32')} or --backend torch")
         request = compiled.create_infer_request()
 
         def run(x: torch.Tensor) -> torch.Tensor:
-            result = request.infer({0: x.contiguous().numpy()})  # outputs copied out of OpenVINO's buffers
+            try:  # the input is read in place; outputs are copied out of OpenVINO's buffers
+                result = request.infer({0: x.contiguous().numpy()}, share_inputs=True)
+            except RuntimeError as exc:
+                raise _error(exc) from exc
             return torch.from_numpy(result[0])
 
         return torch.float32, run
+
+
+def _error(exc: RuntimeError) -> BackendError:
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return BackendError(f"OpenVINO failed: {first[:200]} (use --backend torch)")

@@ -248,5 +248,5 @@ class TorchCudaDevice:
 
 
 def device_for(name: str) -> Device:
-    """The runtime for a plan's device string: CUDA streams on ``cuda[:N]``, synchronous otherwise."""
+    """The runtime for a device string: CUDA streams on ``cuda[:N]``, synchronous otherwise."""
     return TorchCudaDevice(name) if name.startswith("cuda") else SyncDevice()

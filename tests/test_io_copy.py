@@ -32,3 +32,17 @@ def test_packets_copied_after_the_input_is_closed(make_clip, tmp_path):
 
     (src_audio,), (out_audio,) = stream_packets(src, "audio"), stream_packets(plan.output, "audio")
     assert [bytes_ for _, bytes_ in out_audio] == [bytes_ for _, bytes_ in src_audio]
+
+
+def test_an_unset_dts_from_the_encoder_is_repaired_and_a_real_one_kept():
+    """libx265 sometimes hands out an uninitialised DTS when it flushes a clip shorter than its
+    lookahead (seen: pts 307, dts -140294503132877 in 1/12288); the muxer then refuses the packet."""
+    from fractions import Fraction
+
+    from vsr.io.writer import repaired_dts
+
+    tb = Fraction(1, 12288)
+    assert repaired_dts(307, -140294503132877, None, tb) == 307
+    assert repaired_dts(819, -140294503132877, 307, tb) == 308
+    assert repaired_dts(1024, -512, -1024, tb) == -512, "B-frame reordering: a real DTS stays"
+    assert repaired_dts(512, None, None, tb) is None

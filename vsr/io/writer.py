@@ -39,6 +39,7 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._video = None
         self._copied: dict[int, av.stream.Stream] = {}
+        self._last_video_dts: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
@@ -153,6 +154,9 @@ class VideoWriter:
         """Mux one encoded packet of the output video (also how a segmented job's join writes the
         packets its segments encoded: ``packet.time_base`` must be the encoder's)."""
         packet.stream = self._video
+        if packet.pts is not None and packet.time_base is not None:
+            packet.dts = repaired_dts(packet.pts, packet.dts, self._last_video_dts, Fraction(packet.time_base))
+            self._last_video_dts = packet.dts
         self._container.mux(packet)
 
     def copy(self, packet: av.Packet) -> None:
@@ -192,3 +196,12 @@ def _format_for(path: Path) -> str:
     ext = path.suffix.lower().lstrip(".")
     return {"mkv": "matroska", "m4v": "mp4", "mov": "mov", "mp4": "mp4", "webm": "webm", "avi": "avi",
             "ts": "mpegts", "nut": "nut", "mxf": "mxf"}.get(ext, ext or "matroska")
+
+
+def repaired_dts(pts: int, dts: int | None, last_dts: int | None, time_base: Fraction) -> int | None:
+    """``dts``, unless it cannot be one: more than an hour from ``pts`` is no reordering delay but an
+    unset value (libx265 sometimes hands one out when it flushes a clip shorter than its lookahead);
+    such a DTS becomes the earliest valid one: after ``last_dts``, and never after ``pts``."""
+    if dts is None or abs(pts - dts) * time_base <= 3600:
+        return dts
+    return pts if last_dts is None else min(pts, last_dts + 1)

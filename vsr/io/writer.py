@@ -156,7 +156,8 @@ class VideoWriter:
         packet.stream = self._video
         if packet.pts is not None and packet.time_base is not None:
             packet.dts = repaired_dts(packet.pts, packet.dts, self._last_video_dts, Fraction(packet.time_base))
-            self._last_video_dts = packet.dts
+            if packet.dts is not None:
+                self._last_video_dts = packet.dts
         self._container.mux(packet)
 
     def copy(self, packet: av.Packet) -> None:

@@ -86,6 +86,160 @@ class _Channel:
                 continue
 
 
+class _Pipeline:
+    """One run of the three stages over shared queues: ``read`` (decode thread), ``compute`` (the
+    caller's thread, driving the backend) and ``write`` (encode thread).
+
+    Which decoded frames are written is decided in one place, ``writes``; ``computes`` says which
+    go to the backend (today the same frames: the others are only the deinterlacer's context).
+    """
+
+    def __init__(self, plan: Plan, on_progress: Callable[[Progress], None] | None, section: Section | None,
+                 keep: Section | None, writer: VideoWriter | None) -> None:
+        self.started = time.perf_counter()
+        self.plan, self.on_progress, self.keep = plan, on_progress, keep
+        self.section = section or plan.section
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.frames_q = _Channel(self.stop, maxsize=max(4, 2 * plan.batch))
+        self.encode_q = _Channel(self.stop, maxsize=2)
+        self.copy_q: queue.Queue = queue.Queue()  # small packets; bounded in practice by the frames queue
+        self.deinterlacer = Deinterlacer(plan.deinterlace)
+        self.skipper = DuplicateSkipper(plan.skip_duplicates)
+        self.reader = VideoReader(plan.source, self.section, strict=plan.strict, copy_streams=tuple(plan.copy_streams),
+                                  on_packet=self.copy_q.put)
+        whole = plan.section
+        self.writer = writer or VideoWriter(plan, plan.copy_streams, time_offset=whole.start, time_end=whole.end)
+        self.busy = dict.fromkeys(STAGES, 0.0)
+        self.written = 0  # frames handed to the writer (written by the encode thread only)
+        self.deinterlaced_unwritten = 0  # deinterlaced frames that are not written (read by the decode thread only)
+
+    # -- which frames ---------------------------------------------------------------------------
+
+    def writes(self, frame: av.VideoFrame) -> bool:
+        """Whether a decoded frame (or the model's output for it: same timestamp) is written."""
+        return self.keep is None or self.keep.contains(float(frame.pts * frame.time_base))
+
+    def computes(self, frame: av.VideoFrame) -> bool:
+        """Whether a decoded frame goes through the backend."""
+        return self.writes(frame)
+
+    # -- the stages -----------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        if not isinstance(exc, _Stop):
+            self.errors.append(exc)
+        self.stop.set()
+
+    def read(self) -> None:
+        """Decode thread: decode, deinterlace, queue the frames the backend needs."""
+        try:
+            with self.reader:
+                frames = self.deinterlacer.apply(self._count_unwritten(self.reader.frames()))
+                for frame in _timed(frames, self.busy, "decode"):
+                    if self.computes(frame):
+                        self.frames_q.put(frame)
+            self.frames_q.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.fail(exc)
+
+    def _count_unwritten(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        for frame in frames:
+            if not self.writes(frame):
+                self.deinterlaced_unwritten += bool(frame.interlaced_frame or self.plan.deinterlace == "on")
+            yield frame
+
+    def batches(self) -> Iterator[list[av.VideoFrame]]:
+        """The backend's input: queued frames the skipper admits, ``plan.batch`` at a time."""
+        batch: list[av.VideoFrame] = []
+        while True:
+            t = time.perf_counter()
+            item = self.frames_q.get()
+            self.busy["compute"] -= time.perf_counter() - t  # the backend's thread waiting for frames
+            if item is _END:
+                break
+            if not self.skipper.admit(item):
+                continue
+            batch.append(item)
+            if len(batch) == self.plan.batch:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def compute(self, backend: Backend) -> None:
+        """Caller's thread: run the batches through ``backend`` and queue its outputs."""
+        for out in _timed(backend.run(self.batches()), self.busy, "compute"):
+            self.encode_q.put(out)
+        self.encode_q.put(_END)
+
+    def write(self) -> None:
+        """Encode thread: put reused frames back in order, write the frames ``writes`` keeps, copy packets."""
+        try:
+            while True:
+                batch = self.encode_q.get()
+                self._copy_packets()
+                for frame in self.skipper.finish() if batch is _END else self.skipper.emit(batch):
+                    if self.writes(frame):
+                        t = time.perf_counter()
+                        self.writer.write(frame)
+                        self.busy["encode"] += time.perf_counter() - t
+                        self.written += 1
+                if batch is _END:
+                    break
+                if self.on_progress:
+                    self.on_progress(Progress(self.written, self.plan.expected_frames, time.perf_counter() - self.started))
+            self._copy_packets()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.fail(exc)
+
+    def _copy_packets(self) -> None:
+        for packet in _drain(self.copy_q):
+            self.writer.copy(packet)
+
+    # -- the whole run --------------------------------------------------------------------------
+
+    def execute(self, backend: Backend | None) -> Result:
+        threads = [threading.Thread(target=self.read, name="vsr-decode", daemon=True),
+                   threading.Thread(target=self.write, name="vsr-encode", daemon=True)]
+        with self.writer:
+            try:
+                with nullcontext(backend) if backend is not None else create_backend(self.plan) as running:
+                    for thread in threads:
+                        thread.start()
+                    self.compute(running)
+            except _Stop:
+                pass
+            except BaseException as exc:
+                self.fail(exc)
+            finally:
+                if self.errors:
+                    self.stop.set()
+                for thread in threads:
+                    _join(thread, self.stop)
+            if self.errors:
+                raise self.errors[0]
+            if self.written == 0:
+                raise InputError(f"no frame could be decoded from {self.plan.source.path}" +
+                                 (" in the requested section" if not self.section.is_whole else ""))
+            t = time.perf_counter()
+            self.writer.commit()  # the encoder's flush: the frames it still held back
+            self.busy["encode"] += time.perf_counter() - t
+        return self.result()
+
+    def result(self) -> Result:
+        stats, warnings = self.reader.stats, []
+        if stats.damaged_packets or stats.corrupt_frames:
+            found = list(stats.errors)
+            if stats.corrupt_frames:
+                found.append(f"{stats.corrupt_frames} corrupt frame(s)")
+            warnings.append(f"damaged input, processed what decodes ({self.written} frames written): " + "; ".join(found))
+        if stats.repaired_timestamps:
+            warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
+        return Result(str(self.plan.output), self.written, time.perf_counter() - self.started, stats, warnings,
+                      self.deinterlacer.frames_deinterlaced - self.deinterlaced_unwritten, self.skipper.reused, self.busy)
+
+
 def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
         section: Section | None = None, keep: Section | None = None, writer: VideoWriter | None = None,
         backend: Backend | None = None) -> Result:
@@ -97,124 +251,7 @@ def run(plan: Plan, on_progress: Callable[[Progress], None] | None = None, *,
     ``plan.start`` only. ``vsr bench`` passes an already opened, warmed-up ``backend`` (kept open)
     and a writer of its own.
     """
-    started = time.perf_counter()
-    whole = plan.section
-    section = section or whole
-    copy, warnings = plan.copy_streams, []
-
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    frames_q = _Channel(stop, maxsize=max(4, 2 * plan.batch))
-    encode_q = _Channel(stop, maxsize=2)
-    copy_q: queue.Queue = queue.Queue()  # small packets; bounded in practice by the frames queue
-    total = plan.expected_frames
-
-    deinterlacer = Deinterlacer(plan.deinterlace)
-    skipper = DuplicateSkipper(plan.skip_duplicates)
-    reader = VideoReader(plan.source, section, strict=plan.strict, copy_streams=tuple(copy), on_packet=copy_q.put)
-
-    context_deinterlaced = [0]  # frames decoded only as the deinterlacer's context (not written)
-    busy = dict.fromkeys(STAGES, 0.0)
-
-    def count_context(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
-        for frame in frames:
-            if keep is not None and not keep.contains(float(frame.pts * frame.time_base)):
-                context_deinterlaced[0] += bool(frame.interlaced_frame or plan.deinterlace == "on")
-            yield frame
-
-    def fail(exc: BaseException) -> None:
-        if not isinstance(exc, _Stop):
-            errors.append(exc)
-        stop.set()
-
-    def read() -> None:
-        try:
-            with reader:
-                for frame in _timed(deinterlacer.apply(count_context(reader.frames())), busy, "decode"):
-                    if keep is None or keep.contains(float(frame.pts * frame.time_base)):
-                        frames_q.put(frame)
-            frames_q.put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            fail(exc)
-
-    if writer is None:
-        writer = VideoWriter(plan, copy, time_offset=whole.start, time_end=whole.end)
-    written = [0]
-
-    def write() -> None:
-        try:
-            while True:
-                batch = encode_q.get()
-                for packet in _drain(copy_q):
-                    writer.copy(packet)
-                for frame in skipper.finish() if batch is _END else skipper.emit(batch):
-                    t = time.perf_counter()
-                    writer.write(frame)
-                    busy["encode"] += time.perf_counter() - t
-                    written[0] += 1
-                if batch is _END:
-                    break
-                if on_progress:
-                    on_progress(Progress(written[0], total, time.perf_counter() - started))
-            for packet in _drain(copy_q):
-                writer.copy(packet)
-        except BaseException as exc:  # noqa: BLE001
-            fail(exc)
-
-    def batches() -> Iterator[list[av.VideoFrame]]:
-        batch: list[av.VideoFrame] = []
-        while True:
-            t = time.perf_counter()
-            item = frames_q.get()
-            busy["compute"] -= time.perf_counter() - t  # the backend's thread waiting for frames
-            if item is _END:
-                break
-            if not skipper.admit(item):
-                continue
-            batch.append(item)
-            if len(batch) == plan.batch:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    threads = [threading.Thread(target=read, name="vsr-decode", daemon=True),
-               threading.Thread(target=write, name="vsr-encode", daemon=True)]
-    with writer:
-        try:
-            with nullcontext(backend) if backend is not None else create_backend(plan) as running:
-                threads[0].start()
-                threads[1].start()
-                for out in _timed(running.run(batches()), busy, "compute"):
-                    encode_q.put(out)
-                encode_q.put(_END)
-        except _Stop:
-            pass
-        except BaseException as exc:
-            fail(exc)
-        finally:
-            if errors:
-                stop.set()
-            for t in threads:
-                _join(t, stop)
-        if errors:
-            raise errors[0]
-        if written[0] == 0:
-            raise InputError(f"no frame could be decoded from {plan.source.path}" +
-                             (" in the requested section" if not section.is_whole else ""))
-        t = time.perf_counter()
-        writer.commit()  # the encoder's flush: the frames it still held back
-        busy["encode"] += time.perf_counter() - t
-    stats = reader.stats
-    if stats.damaged_packets or stats.corrupt_frames:
-        found = list(stats.errors)
-        if stats.corrupt_frames:
-            found.append(f"{stats.corrupt_frames} corrupt frame(s)")
-        warnings.append(f"damaged input, processed what decodes ({written[0]} frames written): " + "; ".join(found))
-    if stats.repaired_timestamps:
-        warnings.append(f"{stats.repaired_timestamps} frame(s) had missing or repeated timestamps and were given new ones")
-    return Result(str(plan.output), written[0], time.perf_counter() - started, stats, warnings,
-                  deinterlacer.frames_deinterlaced - context_deinterlaced[0], skipper.reused, busy)
+    return _Pipeline(plan, on_progress, section, keep, writer).execute(backend)
 
 
 def _timed(items: Iterator, busy: dict[str, float], stage: str) -> Iterator:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vsr.cli.common import debug_option, handle_errors
+from vsr.errors import UsageError
 
 
 @click.command("train")
@@ -16,7 +17,8 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--out", "out_dir", default="runs/train", show_default=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoint last.pt, best.safetensors, model.safetensors, train.log.")
 @click.option("--scale", type=click.IntRange(2, 8), default=2, show_default=True)
-@click.option("--arch", type=click.Choice(["edsr", "srresnet", "msrresnet"]), default="edsr", show_default=True)
+@click.option("--arch", type=click.Choice(["edsr", "srresnet", "msrresnet", "temporal"]), default="edsr", show_default=True,
+              help="temporal: the recurrent video model, trained on clips (the --video... options below).")
 @click.option("--num-features", type=int, default=64, show_default=True)
 @click.option("--num-blocks", type=int, default=16, show_default=True)
 @click.option("--res-scale", type=float, default=1.0, show_default=True)
@@ -64,16 +66,37 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--d-lr", type=float, default=0.0, help="Discriminator learning rate (0 = --lr).")
 @click.option("--stop-at", type=int, default=0,
               help="Stop after this step with a checkpoint (continue later with --resume); 0 = run to --steps.")
+@click.option("--video", "videos", multiple=True, metavar="PATH[@START:DURATION]",
+              help="--arch temporal: a real clip to train on (repeatable; downscaled 2x first), optionally a part of it in seconds.")
+@click.option("--frames", type=click.IntRange(2, 64), default=10, show_default=True,
+              help="--arch temporal: frames per training clip (back-propagation runs through all of them).")
+@click.option("--clips", type=click.IntRange(1, 100_000), default=400, show_default=True,
+              help="--arch temporal: training clips made once per run (synthetic motion over --data, and --video windows).")
+@click.option("--codec", default="none|none|h264=16:32|h264=20:30|mpeg2=3:10", show_default=True, metavar="SPEC",
+              help="--arch temporal: codec over each whole LR clip after --degrade (vsr.quality.video_degrade; 'none' = clean).")
+@click.option("--val-video", "val_videos", multiple=True, metavar="PATH[@START:DURATION]",
+              help="--arch temporal: held-out clip for validation, clean and through libx264 CRF 25.")
 @debug_option
 @handle_errors
 def train(debug: bool, data: tuple[str, ...], **kw) -> None:
-    """Train a super-resolution model (L1 + Adam on random patches, LR by MATLAB bicubic)."""
+    """Train a super-resolution model (L1 + Adam on random patches, LR by MATLAB bicubic).
+
+    --arch temporal trains the recurrent video model on clips instead (vsr.quality.train_video).
+    """
     from tqdm import tqdm
 
-    from vsr.quality.train import TrainConfig
-    from vsr.quality.train import train as run_train
+    video_keys = ("videos", "frames", "clips", "codec", "val_videos")
+    video = {k: kw.pop(k) for k in video_keys}
+    if kw["arch"] == "temporal":
+        cfg = _video_config(data, video, kw)
+        from vsr.quality.train_video import train_video as run_train
+    else:
+        if video["videos"] or video["val_videos"]:
+            raise UsageError("--video and --val-video train a temporal model: add --arch temporal")
+        from vsr.quality.train import TrainConfig
+        from vsr.quality.train import train as run_train
 
-    cfg = TrainConfig(data=tuple(data), **kw)
+        cfg = TrainConfig(data=tuple(data), **kw)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "train.log", "a", buffering=1)  # noqa: SIM115 - closed below
@@ -92,6 +115,9 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
             if info["step"] % 50 == 0:
                 log.write(f"{time.strftime('%H:%M:%S')} step {info['step']}/{info['steps']} "
                           f"loss {info['loss_avg']:.5f} lr {info['lr']:.3e} {info['elapsed']:.0f}s\n")
+        elif kind == "val" and "result" in info:  # temporal: one PSNR per validation clip
+            clips = ", ".join(f"{k} {v:.3f}" for k, v in info["result"].items())
+            line(f"val step {info['step']}: {clips} dB (best mean {info['best']:.3f})")
         elif kind == "val":
             line(f"val step {info['step']}: {info['psnr']:.3f} dB (best {info['best']:.3f}) {info['elapsed']:.0f}s")
         else:
@@ -104,4 +130,24 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
         bar.close()
     line(f"done: {res}")
     log.close()
-    click.echo(f"exported {res['export']} (step {res['step']}, val {res['val_psnr']}, best {res['best_psnr']})")
+    click.echo(f"exported {res['export']} (step {res['step']}, val {res.get('val_psnr', res.get('val'))}, "
+               f"best {res.get('best_psnr', res.get('best'))})")
+
+
+_IMAGE_ONLY = ("res_scale", "schedule", "loss", "degrade_variants", "workers", "val_dir", "val_degrade", "device",
+               "channels_last", "max_images", "gan", "vgg_weights", "vgg_layer", "pixel_weight", "content_weight",
+               "adv_weight", "d_lr", "betas")
+
+
+def _video_config(data: tuple[str, ...], video: dict, kw: dict):
+    """The ``VideoTrainConfig`` of ``vsr train --arch temporal``; image-only options are refused if set."""
+    from vsr.quality.train_video import VideoTrainConfig
+
+    ctx = click.get_current_context()
+    given = [k for k in _IMAGE_ONLY if k in kw and ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise UsageError(f"--arch temporal does not take --{given[0].replace('_', '-')}")
+    amp = "bf16" if kw["amp"] == "auto" else kw["amp"]
+    keep = ("out_dir", "scale", "num_features", "num_blocks", "patch", "batch", "steps", "lr", "min_lr", "warmup",
+            "seed", "threads", "val_every", "ckpt_every", "init", "resume", "export", "stop_at", "degrade", "step_every")
+    return VideoTrainConfig(data=tuple(data), amp=amp, **video, **{k: kw[k] for k in keep})

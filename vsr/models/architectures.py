@@ -7,10 +7,11 @@ in order and the first layout that recognises the keys wins, so more specific la
 
 from __future__ import annotations
 
-from vsr.models import edsr, msrresnet, rrdbnet, span, srcnn, srresnet, srvgg, vdsr
+from vsr.models import edsr, msrresnet, rrdbnet, span, srcnn, srresnet, srvgg, temporal, vdsr
 from vsr.models.spec import Architecture, Detected, Shapes
 
 ARCHITECTURES: tuple[Architecture, ...] = (
+    temporal.ARCHITECTURE,  # before edsr: same key names, a wider head
     edsr.ARCHITECTURE,
     rrdbnet.ARCHITECTURE,
     msrresnet.ARCHITECTURE,

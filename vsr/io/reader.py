@@ -54,6 +54,7 @@ class VideoReader:
         self.stats = DecodeStats()
         self._last_pts: int | None = None
         self._data_end = 0.0  # seconds: the latest end of any packet read
+        self._kept: dict[int, bool] = {}  # stream index -> whether its last timed packet was in the section
         self._container: av.container.InputContainer | None = None
 
     def __enter__(self) -> VideoReader:
@@ -79,8 +80,7 @@ class VideoReader:
                 break  # every stream is past the section (interleaving is well under 2 s)
             self._note_end(packet)
             if packet.stream_index != video.index:
-                if (self.on_packet is not None and packet.stream_index in self.copy_streams
-                        and packet.dts is not None and self._keep_packet(packet)):
+                if self.on_packet is not None and packet.stream_index in self.copy_streams and self._keep_packet(packet):
                     self.on_packet(packet)
                 continue
             if done:
@@ -114,7 +114,7 @@ class VideoReader:
         for packet in self._demux(container, [container.streams[i] for i in self.copy_streams]):
             if self._past_end(packet):
                 break
-            if packet.dts is not None and self._keep_packet(packet):
+            if self._keep_packet(packet):
                 yield packet
 
     def _seek(self, container, video) -> None:
@@ -168,10 +168,18 @@ class VideoReader:
         return frame.pts is not None and float(frame.pts * (frame.time_base or stream.time_base)) < self.section.start - 1e-6
 
     def _keep_packet(self, packet: av.Packet) -> bool:
+        """Whether a demuxed packet of a copied stream belongs to the section. Every packet that
+        carries data counts, with or without a DTS (a demuxer may leave it unset); one with no
+        timestamp at all goes with the previous packet of its stream."""
+        if not packet.size:
+            return False
         if self.section.is_whole:
             return True
         ts = packet.pts if packet.pts is not None else packet.dts
-        return self.section.contains(float(ts * packet.time_base))
+        if ts is None:
+            return self._kept.get(packet.stream_index, False)
+        kept = self._kept[packet.stream_index] = self.section.contains(float(ts * packet.time_base))
+        return kept
 
     def _demux(self, container, streams) -> Iterator[av.Packet]:
         demux = container.demux(*streams)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from vsr.jobs.manifest import Manifest, input_identity
-from vsr.jobs.segments import DEFAULT_SEGMENT_SECONDS, Segment, plan_segments
+from vsr.jobs.segments import Segment, plan_segments
 
 
 def _times(n=250, rate=25, gop=12):
@@ -28,7 +28,33 @@ def test_no_short_tail_and_short_clip_is_one_segment():
     segments = plan_segments(_times(n=130), 0.0, None, 2.0)  # 5.2 s: a cut at 4.8 s would leave 0.4 s
     assert segments[-1].start <= 5.2 - 1.0
     assert plan_segments(_times(n=40), 0.0, None, 2.0) == [Segment(0, 0.0, None, 40)]
-    assert DEFAULT_SEGMENT_SECONDS * 300 > 2 * 3600 > DEFAULT_SEGMENT_SECONDS * 100, "a film: a few hundred segments"
+
+
+def test_the_default_segment_length_a_user_gets(make_clip, tmp_path, monkeypatch):
+    """What ``vsr upscale`` passes on without --segment-seconds: a film is a few hundred segments,
+    a clip under 45 s one plain pass."""
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from vsr.cli import main
+    from vsr.errors import VsrError
+    from vsr.jobs import runner
+
+    seen = {}
+
+    def run_job(plan, job, **kwargs):
+        seen.update(plan=plan, job=job)
+        raise VsrError("stopped by the test")
+
+    monkeypatch.setattr(runner, "run_job", run_job)
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    result = CliRunner().invoke(main, ["upscale", str(clip), "--model", "bicubic", "--scale", "2", "--no-estimate", "-q"])
+    assert "stopped by the test" in result.output, result.output
+    plan, job = seen["plan"], seen["job"]
+    film = plan_segments(_times(n=2 * 3600 * 25, gop=250), 0.0, None, job.segment_seconds)
+    assert 100 <= len(film) <= 300, "a two-hour film: a few hundred segments"
+    assert len(runner._plan(replace(plan, source=replace(plan.source, duration=44.0)), job)) == 1
 
 
 def test_frames_owned_by_pts_with_reordered_packets():

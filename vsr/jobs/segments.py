@@ -17,8 +17,6 @@ from vsr.errors import InputError
 from vsr.io.probe import VideoInfo, open_input
 from vsr.io.reader import Section
 
-DEFAULT_SEGMENT_SECONDS = 30.0  # a two-hour film: ~240 segments; a clip under 45 s: one
-
 
 @dataclass(frozen=True)
 class Segment:

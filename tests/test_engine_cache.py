@@ -63,6 +63,12 @@ def test_the_label_is_not_part_of_the_key_but_names_the_file() -> None:
     assert " " not in b.filename and "/" not in b.filename
 
 
+def test_keys_are_stable_across_versions() -> None:
+    """An engine built by an earlier vsr is found again: the key hashes the same fields the same way
+    (pinned value; changing it makes every user rebuild their engines, which takes minutes each)."""
+    assert spec().key == "ee420679c4e4b9bd322f"
+
+
 def test_bad_profiles_and_precisions_are_refused_with_the_fix() -> None:
     with pytest.raises(BackendError, match="min <= opt <= max"):
         Profile((1, 3, 720, 1280), (4, 3, 1080, 1920), (4, 3, 720, 1280))

@@ -102,10 +102,6 @@ class Plan:
         return self.model_source is None
 
     @property
-    def out_bit_depth(self) -> int:
-        return 10 if re.search(r"(10|12|16)(le|be)$", self.pix_fmt) else 8
-
-    @property
     def native_size(self) -> tuple[int, int]:
         """What the network outputs (a resampler: the input size), before the residual resample."""
         return self.source.width * self.model_scale, self.source.height * self.model_scale

@@ -27,7 +27,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,6 @@ class EngineSpec:
     gpu_name: str
     compute_capability: str  # "9.0"
     opt_level: int = 3
-    extra: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -106,7 +105,6 @@ class EngineSpec:
     def key(self) -> str:
         d = self.to_dict()
         d.pop("model")  # a label: the same network under two names is the same engine
-        d.pop("extra")
         blob = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:20]
 

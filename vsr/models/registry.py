@@ -13,7 +13,7 @@ imports nothing else of vsr.models; ``vsr.models.resolver`` turns a ``--model`` 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class ModelEntry:
     sha256: str = ""
     licence: str = ""
     description: str = ""
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 # Weights in vsr/weights/ (added by training runs, see vsr/weights/*.md model cards).

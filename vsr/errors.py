@@ -45,3 +45,10 @@ class UnknownModelError(ModelError):
     """A model name that is neither registered, cached, nor a file (a usage error, exit code 2)."""
 
     exit_code = 2
+
+
+class UnsupportedModelError(ModelError):
+    """A model file vsr cannot use as asked: an unknown layout, a truncated file, a graph that is not
+    image-to-image, chained links that disagree (a usage error, exit code 2: pick another file)."""
+
+    exit_code = 2

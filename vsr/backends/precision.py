@@ -77,3 +77,27 @@ def choose_precision(requested: str, device: str, *, flags: frozenset[str] | Non
     if not torch_bf16:
         return PrecisionChoice("fp32", "PyTorch has no bf16 path on this CPU")
     return PrecisionChoice("fp32", "CPU has no native bf16 (no avx512_bf16/amx_bf16 flag): bf16 would be emulated, slower than fp32")
+
+
+def fit_precision(choice: PrecisionChoice, supported: tuple[str, ...], requested: str, device: str, model: str) -> PrecisionChoice:
+    """``choice`` where the model computes correctly in it; else the next best it supports, with the reason.
+
+    spandrel marks architectures whose fp16 or bf16 output is wrong (DAT, SwinIR, ... overflow in fp16);
+    an ONNX graph computes in its own input type. An explicit ``--precision`` the model cannot take is a
+    usage error; ``auto`` falls back: fp16 -> bf16 (where the GPU has it) -> fp32, bf16 -> fp32."""
+    if choice.precision in supported:
+        return choice
+    if requested != "auto":
+        from vsr.errors import UsageError
+
+        raise UsageError(f"--precision {requested}: {model} does not compute correctly in {requested} "
+                         f"(it supports {', '.join(supported)}); use --precision {supported[0]} or auto")
+    fallbacks = ["bf16", "fp32"] if choice.precision == "fp16" else ["fp32"]
+    if "bf16" in fallbacks and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            fallbacks.remove("bf16")
+    picked = next((p for p in fallbacks if p in supported), supported[0])
+    return PrecisionChoice(picked, f"{model} does not support {choice.precision} (the {choice.precision} choice: "
+                                   f"{choice.reason}); {picked} is the best it computes correctly")

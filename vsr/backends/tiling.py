@@ -20,14 +20,20 @@ def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list
 
 
 def run_tiled(
-    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, scale: int, tile: int, overlap: int, multiple: int = 1
+    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, scale: int, tile: int | tuple[int, int],
+    overlap: int, multiple: int = 1
 ) -> torch.Tensor:
     """``model(x)`` computed tile by tile; each output pixel comes from the tile where it is
-    farthest from an edge (at least ``overlap`` input pixels inside, except at frame borders)."""
+    farthest from an edge (at least ``overlap`` input pixels inside, except at frame borders).
+    ``tile``: a side, or (height, width). A frame or tile whose sides are not multiples of ``multiple``
+    is padded for the model and the padding's share cropped (``vsr.models.foreign.pad_run``)."""
+    from vsr.models.foreign import pad_run
+
     n, c, h, w = x.shape
-    if tile <= 0 or (tile >= h and tile >= w):
-        return model(x)
-    th, tw = min(tile, h), min(tile, w)
+    tile_h, tile_w = tile if isinstance(tile, tuple) else (tile, tile)
+    if tile_h <= 0 or (tile_h >= h and tile_w >= w):
+        return pad_run(model, x, multiple, scale)
+    th, tw = min(tile_h, h), min(tile_w, w)
     out: torch.Tensor | None = None
     ys, xs = tile_starts(h, th, overlap, multiple), tile_starts(w, tw, overlap, multiple)
     for i, y in enumerate(ys):
@@ -37,7 +43,7 @@ def run_tiled(
         for j, x0_ in enumerate(xs):
             x0 = 0 if j == 0 else (xs[j - 1] + tw + x0_) // 2
             x1 = w if j == len(xs) - 1 else (x0_ + tw + xs[j + 1]) // 2
-            result = model(x[:, :, y : y + th, x0_ : x0_ + tw])
+            result = pad_run(model, x[:, :, y : y + th, x0_ : x0_ + tw], multiple, scale)
             if out is None:
                 out = result.new_empty((n, result.shape[1], h * scale, w * scale))
             out[:, :, y0 * scale : y1 * scale, x0 * scale : x1 * scale] = result[

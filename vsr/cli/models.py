@@ -86,3 +86,37 @@ def download(name: str, url: str | None, sha256: str | None, accept_unverified: 
     digest = path.with_name(path.name + ".sha256")
     note = f" (sha256 {digest.read_text().split()[0]})" if digest.is_file() else ""
     click.echo(f"{path}{note}")
+
+
+@models.command("info")
+@click.argument("model")
+@click.option("--arch", default=None, help="Architecture, when vsr's detection needs help (e.g. esrgan, srvgg).")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@debug_option
+@handle_errors
+def info(model: str, arch: str | None, as_json: bool, debug: bool) -> None:
+    """What MODEL (a file, ONNX graph, name or chain A+B) is: architecture, loader, scale, precisions, metadata."""
+    import json
+
+    from vsr.models.loader import describe
+
+    facts = describe(model, arch=arch)
+    if as_json:
+        click.echo(json.dumps(facts.to_dict()))
+        return
+    for line in _info_lines(facts):
+        click.echo(line)
+
+
+def _info_lines(facts, indent: str = "") -> list[str]:
+    rows = [
+        ("architecture", facts.arch), ("loader", f"{facts.loader}: {facts.why}"), ("scale", f"x{facts.scale}"),
+        ("purpose", facts.purpose), ("channels", f"{facts.in_channels} in, {facts.out_channels} out"),
+        ("parameters", f"{facts.params:,}" if facts.params else "not counted (registry entry: load it to count)"),
+        ("precisions", ", ".join(facts.precisions)), ("size multiple", f"{facts.size_multiple} (other sizes are padded, then cropped)"),
+        ("tiling", facts.tiling),
+    ] + [(key, value) for key, value in facts.metadata.items()]
+    lines = [f"{indent}{key:<14} {value}" for key, value in rows]
+    for i, link in enumerate(facts.links, start=1):
+        lines += [f"{indent}link {i}:"] + _info_lines(link, indent + "  ")
+    return lines

@@ -43,6 +43,8 @@ def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
          + (f" crf {plan.crf}" if plan.crf is not None else "") + (f" preset {plan.preset}" if plan.preset else "")),
         ("codec", f"{plan.codec}: {plan.codec_reason}"),
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
+        *([("loader", plan.model_loader)] if plan.model_loader else []),
+        *([("links", " -> ".join(plan.model_links))] if plan.model_links else []),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
         ("precision", f"{plan.precision} — {plan.precision_reason}"),

@@ -16,9 +16,11 @@ file's ``vsr`` metadata (written by ``save``), then the registry entry, then the
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import struct
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,9 @@ import torch
 from torch import nn
 
 from vsr.atomic import atomic_path
-from vsr.errors import ModelError
+from vsr.errors import ModelError, UnsupportedModelError
 from vsr.models import registry
-from vsr.models.loaded import LoadedModel
+from vsr.models.loaded import LoadedModel, ModelFacts
 from vsr.models.spec import Architecture, Detected
 
 CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
@@ -68,9 +70,13 @@ def _torch_load(path: Path) -> Any:
     except RuntimeError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc).lower():
             raise _refuse(path, exc) from None
-        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+        raise UnsupportedModelError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)})") from exc
     except (EOFError, OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+        raise UnsupportedModelError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)}): truncated or not a model?") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -104,8 +110,9 @@ def unwrap(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return state, meta
 
 
-def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A checkpoint file's state dict (unwrapped) and its ``vsr`` metadata."""
+def read_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """A checkpoint file as read (tensors, possibly in a publisher's wrapping), its ``vsr`` metadata and
+    the descriptive metadata it carries (licence, author, description...)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
@@ -114,15 +121,46 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         from safetensors.torch import load_file
 
         try:
-            state = load_file(str(path))
+            raw = load_file(str(path))
         except (SafetensorError, OSError) as exc:
-            raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
-        return unwrap(state)[0], _safetensors_header(path)[1]
-    return unwrap(_torch_load(path))
+            raise UnsupportedModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+        header_meta, described = _safetensors_metadata(path)
+        return raw, header_meta, described
+    raw = _torch_load(path)
+    described = {k: v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
+    return raw, {}, _descriptive(described)
 
 
-def _safetensors_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
-    """Shapes and ``vsr`` metadata from a safetensors header, without reading the tensors."""
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint file's state dict (unwrapped) and its ``vsr`` metadata."""
+    raw, header_meta, _ = read_checkpoint(path)
+    state, meta = unwrap(raw)
+    return state, header_meta or meta
+
+
+DESCRIPTIVE = ("licen", "author", "descr", "title", "name", "url", "source", "date", "version", "architecture")
+
+
+def _descriptive(meta: dict[str, Any]) -> dict[str, str]:
+    """Entries of a file's metadata a user wants to see (licence, author, description, ...)."""
+    return {k: str(v)[:300] for k, v in meta.items()
+            if isinstance(v, str) and k != META_KEY and any(word in k.lower() for word in DESCRIPTIVE)}
+
+
+def _safetensors_metadata(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    raw_meta = _safetensors_header(path, raw=True)[1]
+    meta: dict[str, Any] = {}
+    if META_KEY in raw_meta:
+        try:
+            meta = json.loads(raw_meta[META_KEY])
+        except ValueError:
+            meta = {}
+    return meta, _descriptive(raw_meta)
+
+
+def _safetensors_header(path: Path, *, raw: bool = False) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
+    """Shapes and ``vsr`` metadata (``raw``: the whole ``__metadata__``) from a safetensors header,
+    without reading the tensors."""
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
@@ -130,8 +168,10 @@ def _safetensors_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[st
                 raise ValueError("header too large")
             header = json.loads(f.read(size))
     except (OSError, ValueError, struct.error) as exc:
-        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+        raise UnsupportedModelError(f"{path}: not a readable safetensors file ({exc})") from exc
     raw_meta = header.pop("__metadata__", None) or {}
+    if raw:
+        return {}, dict(raw_meta)
     meta: dict[str, Any] = {}
     if META_KEY in raw_meta:
         try:
@@ -153,25 +193,20 @@ def _describe(shapes: dict[str, tuple[int, ...]]) -> str:
     return f"{len(keys)} tensors, e.g. {sample}"
 
 
-def _resolve(
+def _detect(
     shapes: dict[str, tuple[int, ...]],
     meta: dict[str, Any],
     *,
     arch: str | None,
     hints: dict[str, Any],
     overrides: dict[str, Any],
-    where: str,
-) -> Detected:
+) -> Detected | None:
+    """vsr's own shape-only detection (``arch``: of that architecture only); None when no layout fits."""
     from vsr.models import architectures
 
-    wanted = architecture(arch).name if arch is not None else None
-    found = architectures.detect(shapes, arch=wanted)
+    found = architectures.detect(shapes, arch=architecture(arch).name if arch is not None else None)
     if found is None:
-        what = f"does not look like {wanted}" if wanted else "has an unrecognised layout"
-        raise ModelError(
-            f"{where} {what} ({_describe(shapes)}); supported architectures: "
-            f"{', '.join(architectures.supported())}"
-        )
+        return None
     if meta.get("arch") == found.arch:
         found.kwargs.update({k: v for k, v in meta.items() if k != "arch" and k in found.guessed | set(found.kwargs)})
     found.kwargs.update({k: v for k, v in hints.items() if k in found.guessed})
@@ -181,7 +216,44 @@ def _resolve(
     return found
 
 
+def _unrecognised(where: str, shapes: dict[str, tuple[int, ...]], arch: str | None) -> UnsupportedModelError:
+    from vsr.models import architectures
+
+    if arch is not None:
+        return UnsupportedModelError(f"{where} does not look like {architecture(arch).name} ({_describe(shapes)}); "
+                                     "leave out --arch to let vsr and spandrel detect it")
+    return UnsupportedModelError(
+        f"{where} has an unrecognised layout ({_describe(shapes)}): neither vsr's architectures "
+        f"({', '.join(architectures.supported())}) nor spandrel's know it; vsr loads state dicts "
+        "(.pth/.pt/.ckpt/.safetensors) of those and ONNX graphs (.onnx)"
+    )
+
+
+def _why_vsr(found: Detected) -> str:
+    layout = f", {found.layout} key layout" if found.layout else ""
+    return f"vsr's own {found.arch}{layout}, detected from the tensor shapes"
+
+
+def _build(path: Path, state: dict[str, torch.Tensor], found: Detected) -> nn.Module:
+    spec = architecture(found.arch)
+    if spec.refine is not None:
+        spec.refine(state, found)
+    model = spec.module(**found.kwargs)
+    try:
+        model.load_state_dict(spec.to_module_keys(state, found), strict=True)
+    except RuntimeError as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise UnsupportedModelError(f"{path}: weights do not fit {found.arch} {found.kwargs}: {first}") from exc
+    return model.eval()
+
+
 # ---------------------------------------------------------------- public API
+
+
+def is_chain(source: str | Path) -> bool:
+    """Whether a ``--model`` value is a chain ``A+B[+C...]`` (a file whose name has a '+' is a file)."""
+    text = str(source)
+    return "+" in text and not Path(text).expanduser().is_file()
 
 
 def load_model(
@@ -191,25 +263,46 @@ def load_model(
     device: str | torch.device = "cpu",
     **overrides: Any,
 ) -> LoadedModel:
-    """A ready model (eval mode) and its description, from a registry name or checkpoint path.
+    """A ready model (eval mode) and its description, from a registry name, checkpoint, ONNX graph or chain.
 
-    ``arch`` restricts detection to one architecture (aliases such as ``esrgan`` accepted);
+    The one resolver of ``--model FILE``: a chain ``A+B`` loads each link (``vsr.models.chain``); an
+    ``.onnx`` file runs in ONNX Runtime (``vsr.models.onnx_net``); any other file is read safely and
+    detected by vsr's own architectures first (shape-only), then by spandrel (``vsr.models.spandrel_net``).
+    ``LoadedModel.facts`` says which loader took it and why.
+
+    ``arch`` restricts vsr's detection to one architecture (aliases such as ``esrgan`` accepted);
     ``overrides`` (e.g. ``scale=3`` for SRCNN/VDSR, ``res_scale=0.1`` for EDSR) replace detected values.
     """
+    if is_chain(source):
+        from vsr.models.chain import load_chain
+
+        return load_chain(str(source), arch=arch, device=device)
     path, hints = registry.weights_file(source)
-    state, meta = read_state_dict(path)
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    found = _resolve(shapes, meta, arch=arch, hints=hints, overrides=overrides, where=str(path))
-    spec = architecture(found.arch)
-    if spec.refine is not None:
-        spec.refine(state, found)
-    model = spec.module(**found.kwargs)
+    if path.suffix.lower() == ".onnx":
+        from vsr.models.onnx_net import load_onnx
+
+        return load_onnx(path, device=device)
+    raw, header_meta, described = read_checkpoint(path)
     try:
-        model.load_state_dict(spec.to_module_keys(state, found), strict=True)
-    except RuntimeError as exc:
-        first = " ".join(str(exc).split())[:300]
-        raise ModelError(f"{path}: weights do not fit {found.arch} {found.kwargs}: {first}") from exc
-    return LoadedModel.of(model.eval().to(device), source=str(source))
+        state, meta = unwrap(raw)
+    except ModelError:
+        state, meta = {}, {}
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    found = _detect(shapes, header_meta or meta, arch=arch, hints=hints, overrides=overrides) if state else None
+    if found is not None:
+        model = _build(path, state, found).to(device)
+        loaded = LoadedModel.of(model, source=str(source))
+        facts = replace(loaded.describe(), why=_why_vsr(found), metadata=described)
+        return replace(loaded, facts=facts)
+    if arch is not None:
+        raise _unrecognised(str(path), shapes, arch)
+    from vsr.models.spandrel_net import load_spandrel
+
+    loaded = load_spandrel(raw if isinstance(raw, dict) else {}, str(path), described)
+    if loaded is None:
+        raise _unrecognised(str(path), shapes, None)
+    loaded.module.to(device)
+    return loaded
 
 
 def load(source: str | Path, *, arch: str | None = None, device: str | torch.device = "cpu", **overrides: Any) -> nn.Module:
@@ -217,22 +310,39 @@ def load(source: str | Path, *, arch: str | None = None, device: str | torch.dev
     return load_model(source, arch=arch, device=device, **overrides).module
 
 
-def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:
-    """``(arch, scale)`` of a checkpoint or registry name; safetensors answer from the header only.
-    ``arch`` overrides detection, as in ``load``."""
-    path = Path(source)
-    if not path.is_file():
-        entry = next((e for e in registry.SHIPPED if e.name == str(source)), None) or registry.find(str(source))
+def describe(source: str | Path, *, arch: str | None = None) -> ModelFacts:
+    """What a model is (loader and why, scale, channels, precisions, size multiple, metadata).
+
+    Registry names answer from the registry and safetensors of vsr's architectures from the header,
+    without reading tensors; anything else is loaded (once per file and modification time)."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if not is_chain(text) and not path.is_file():
+        entry = next((e for e in registry.SHIPPED if e.name == text), None) or registry.find(text)
         if entry is not None:
-            return entry.arch, entry.scale
+            return ModelFacts(entry.arch, entry.scale, "vsr", f"vsr's own {entry.arch} (registry entry {entry.name})",
+                              metadata={k: v for k, v in (("licence", entry.licence), ("description", entry.description)) if v},
+                              source=text)
         path, _ = registry.weights_file(source)
-    if path.suffix == ".safetensors":
+    if not is_chain(text) and path.suffix == ".safetensors":
         shapes, meta = _safetensors_header(path)
-    else:
-        state, meta = read_state_dict(path)
-        shapes = {k: tuple(v.shape) for k, v in state.items()}
-    found = _resolve(shapes, meta, arch=arch, hints={}, overrides={}, where=str(path))
-    return found.arch, int(found.kwargs["scale"])
+        found = _detect(shapes, meta, arch=arch, hints={}, overrides={})
+        if found is not None:
+            return ModelFacts(found.arch, int(found.kwargs["scale"]), "vsr", _why_vsr(found),
+                              metadata=_safetensors_metadata(path)[1], source=text)
+    stamp = None if is_chain(text) else path.stat().st_mtime_ns
+    return _loaded_facts(text if is_chain(text) else str(path), arch, stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _loaded_facts(source: str, arch: str | None, stamp: int | None) -> ModelFacts:
+    return load_model(source, arch=arch).describe()
+
+
+def inspect(source: str | Path, *, arch: str | None = None) -> tuple[str, int]:
+    """``(arch, scale)`` of a checkpoint, ONNX graph, chain or registry name (``describe``)."""
+    facts = describe(source, arch=arch)
+    return facts.arch, facts.scale
 
 
 def save(model: nn.Module, path: str | Path, *, notes: dict[str, str] | None = None) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 from vsr.errors import ModelError, UnknownModelError
 
 RESAMPLERS: tuple[str, ...] = ("bicubic", "lanczos")
-WEIGHT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+WEIGHT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt", ".bin", ".safetensors", ".onnx")
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 # The default is the shipped EDSR-baseline family (x2/x3/x4, see vsr/weights/edsr_baseline_x*.md).
@@ -99,7 +99,7 @@ def known_names() -> list[str]:
 def unknown_model(name: str) -> UnknownModelError:
     return UnknownModelError(
         f"unknown model {name!r}: use one of {', '.join(known_names())}, a published name "
-        "from `vsr models` (after `vsr models download NAME`), or a path to a .pth/.safetensors file"
+        "from `vsr models` (after `vsr models download NAME`), a path to a .pth/.safetensors/.onnx file, or a chain A+B"
     )
 
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vsr.backends.precision import PrecisionChoice, choose_precision
+from vsr.backends.precision import PrecisionChoice, choose_precision, fit_precision
 from vsr.backends.spec import BackendSpec, Frames, SourceFrames
 from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
@@ -21,6 +22,9 @@ from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import StreamInfo, VideoInfo, probe
 from vsr.io.reader import Section
 from vsr.models.resolver import resolve
+
+if TYPE_CHECKING:
+    from vsr.models.loaded import ModelFacts
 
 _SIZE_RE = re.compile(r"^(\d+)\s*[x:]\s*(\d+)$")
 _KEEP_EXTENSIONS = {".mp4", ".mkv", ".mov", ".m4v"}
@@ -78,6 +82,8 @@ class Plan:
     backend_detail: str = ""  # the "fallback" basis: why not TensorRT
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
+    model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
+    model_links: tuple[str, ...] = ()  # a chain's links in order, each "arch xS (loader)"
 
     @property
     def section(self) -> Section:
@@ -280,6 +286,24 @@ def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str 
     return resolved.name, resolved.scales[scale], scale, sorted(resolved.scales)
 
 
+def _model_facts(opts: UpscaleOptions, model: str, source: str, scale: int) -> tuple[ModelFacts, int, tuple[str, ...]]:
+    """(the model's facts, the tile overlap, notes): a chain widens the overlap so that every link gets
+    ``--tile-overlap`` pixels of its own input; tiling advice against the model is a note."""
+    from vsr.models.chain import chain_overlap
+    from vsr.models.loader import describe
+
+    facts = describe(source, arch=opts.arch)
+    overlap = chain_overlap(opts.tile_overlap, [f.scale for f in facts.links]) if facts.links else opts.tile_overlap
+    if opts.tile and overlap * 2 >= opts.tile:
+        raise UsageError(f"--tile {opts.tile} is too small for the chain {model}: its tile overlap is {overlap} "
+                         f"(--tile-overlap {opts.tile_overlap} for each of its {len(facts.links)} links); use --tile {overlap * 2 + 64} or more")
+    notes = ()
+    if opts.tile and facts.tiling != "supported":
+        notes = (f"{facts.arch} {'tiles internally' if facts.tiling == 'internal' else 'relies on the whole picture'}: "
+                 f"--tile may show seams; leave it out where memory allows",)
+    return facts, overlap, notes
+
+
 def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str, str]:
     """(backend, device, precision and why, BACKEND_BASIS key, its detail) for a learned model."""
     import torch
@@ -346,10 +370,13 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
     if source is None:
         backend, device, basis, detail = "swscale", "cpu", "resampler", ""
         precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
+        model_facts, tile_overlap, model_notes = None, opts.tile_overlap, ()
         if opts.backend in ("tensorrt", "openvino"):
             raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend {opts.backend} needs a network model")
     else:
         backend, device, precision, basis, detail = choose_backend(opts)
+        model_facts, tile_overlap, model_notes = _model_facts(opts, model, source, model_scale)
+        precision = fit_precision(precision, model_facts.precisions, opts.precision, device, model)
     codec, pix_fmt, codec_basis = encoder_settings(opts, info)
     output = Path(opts.output) if opts.output else default_output(info, label, codec)
     if check_paths:
@@ -375,7 +402,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         backend_detail=detail,
         batch=batch,
         tile=opts.tile,
-        tile_overlap=opts.tile_overlap,
+        tile_overlap=tile_overlap,
         codec=codec,
         pix_fmt=pix_fmt,
         crf=opts.crf if opts.crf is not None else _DEFAULT_CRF.get(codec),
@@ -388,8 +415,10 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         engine_dir=opts.engine_dir,
         deinterlace=opts.deinterlace,
         copy_streams=copy,
-        notes=notes + hdr_notes(info, codec),
+        notes=notes + hdr_notes(info, codec) + model_notes,
         codec_basis=codec_basis,
+        model_loader=model_facts.why if model_facts else "",
+        model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),
     )
 
 

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 # `slow`, so that `pytest -m "not slow"` is the fast tier; CI runs everything.
 SLOW_MODULES = {
     "test_jobs_segments", "test_jobs_workers", "test_jobs_resume", "test_jobs_ray", "test_upscale_fidelity",
-    "test_upscale_signals", "test_upscale_errors", "test_hdr", "test_compare", "test_sample", "test_estimate",
+    "test_upscale_signals", "test_temporal_pipeline", "test_upscale_errors", "test_hdr", "test_compare", "test_sample", "test_estimate",
     "test_duplicates", "test_train", "test_bench", "test_probe_cli", "test_upscale_many",
 }
 

@@ -91,7 +91,7 @@ class _Pipeline:
     caller's thread, driving the backend) and ``write`` (encode thread).
 
     Which decoded frames are written is decided in one place, ``writes``; ``computes`` says which
-    go to the backend (today the same frames: the others are only the deinterlacer's context).
+    go to the backend (the written ones, and for a temporal model its warm-up frames too).
     """
 
     def __init__(self, plan: Plan, on_progress: Callable[[Progress], None] | None, section: Section | None,
@@ -121,8 +121,9 @@ class _Pipeline:
         return self.keep is None or self.keep.contains(float(frame.pts * frame.time_base))
 
     def computes(self, frame: av.VideoFrame) -> bool:
-        """Whether a decoded frame goes through the backend."""
-        return self.writes(frame)
+        """Whether a decoded frame goes through the backend: a temporal model runs every decoded
+        frame (those before ``keep`` are its warm-up), others only the frames written."""
+        return self.plan.temporal or self.writes(frame)
 
     # -- the stages -----------------------------------------------------------------------------
 

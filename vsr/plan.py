@@ -84,6 +84,12 @@ class Plan:
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
     model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
     model_links: tuple[str, ...] = ()  # a chain's links in order, each "arch xS (loader)"
+    warmup_frames: int = 0  # a temporal model's frames run, not written, before a segment's start (0: not temporal)
+
+    @property
+    def temporal(self) -> bool:
+        """A recurrent model: frames in order, state carried across batches (``vsr.backends.recurrent``)."""
+        return self.warmup_frames > 0
 
     @property
     def section(self) -> Section:
@@ -343,6 +349,26 @@ def resolve_precision(requested: str, device: str) -> str:
     return choose_precision(requested, device).precision
 
 
+# Frames a segment of a long job decodes and runs before its start, so that a temporal model's state at
+# the join is the one a single pass has there (measured: docs/quality.md, "Temporal models").
+TEMPORAL_WARMUP_FRAMES = 30
+
+
+def temporal_notes(source: str, arch: str | None, width: int, height: int, tile: int) -> tuple[int, tuple[str, ...]]:
+    """(warm-up frames, notes) for a temporal model; (0, ()) for a single-image one."""
+    from vsr.models.loader import inspect
+
+    if inspect(source, arch=arch)[0] != "temporal":
+        return 0, ()
+    side_h, side_w = (min(tile, height), min(tile, width)) if tile else (height, width)
+    tiles = (-(-height // side_h)) * (-(-width // side_w)) if tile else 1
+    state_mb = 64 * 2 * side_h * side_w * tiles / 1e6  # 64 bf16/fp16 features per LR pixel, per tile
+    return TEMPORAL_WARMUP_FRAMES, (
+        f"temporal model: frames run in order with a state carried from frame to frame (no look-ahead; "
+        f"about {state_mb:.0f} MB of state at 16 bits), restarted at each scene cut; each segment of a long "
+        f"job first runs the {TEMPORAL_WARMUP_FRAMES} frames before it, unwritten",)
+
+
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:
     """Probe the input (unless given) and decide everything; raises VsrError on any mistake."""
     info = info or probe(opts.input)
@@ -383,6 +409,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
     copy, notes = copyable_streams(info.streams, info.stream_index, output)
+    warmup, temporal = temporal_notes(source, opts.arch, info.width, info.height, opts.tile) if source else (0, ())
     return Plan(
         source=info,
         output=output,
@@ -415,8 +442,9 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         engine_dir=opts.engine_dir,
         deinterlace=opts.deinterlace,
         copy_streams=copy,
-        notes=notes + hdr_notes(info, codec) + model_notes,
+        notes=notes + temporal + hdr_notes(info, codec) + model_notes,
         codec_basis=codec_basis,
+        warmup_frames=warmup,
         model_loader=model_facts.why if model_facts else "",
         model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),
     )

@@ -43,6 +43,13 @@ class Backend(ABC):
     def close(self) -> None:
         """Free what ``open`` allocated."""
 
+    def reset(self) -> None:
+        """Start a new shot: a temporal model forgets the frames it has seen (``vsr eval`` between
+        clips). Backends that run a network keep its runner in ``_tiler``; others have no state."""
+        runner = getattr(self, "_tiler", None)
+        if hasattr(runner, "reset"):
+            runner.reset()
+
     @abstractmethod
     def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
         """Upscale one batch; returns one output frame per input frame, in order."""

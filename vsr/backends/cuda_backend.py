@@ -258,10 +258,10 @@ class CudaTorchBackend(DeviceBackend):
         self.forward = self.model
         if self.compile_mode:
             self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
-        from vsr.backends.tiling import AdaptiveTiler
+        from vsr.backends.recurrent import frame_runner
 
-        self._tiler = AdaptiveTiler(self.forward, scale=self.scale, tile=spec.tile, overlap=spec.tile_overlap,
-                                    multiple=loaded.size_multiple)
+        self._tiler = frame_runner(self.forward, self.model, scale=self.scale, tile=spec.tile,
+                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple)
         if spec.precision == "fp32" and self._restore_fp32 is None:
             self._restore_fp32 = strict_fp32()
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from vsr.backends.base import Backend, carry_timing
 from vsr.backends.cpu_memory import keep_freed_memory
-from vsr.backends.tiling import AdaptiveTiler
+from vsr.backends.recurrent import frame_runner
 from vsr.errors import BackendError
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ class TorchBackend(Backend):
         self.dtype, self.model = self.network(loaded)
         self._buffers: _Buffers | None = None
         keep_freed_memory()
-        self._tiler = AdaptiveTiler(self.model, scale=loaded.scale, tile=spec.tile, overlap=spec.tile_overlap,
-                                    multiple=loaded.size_multiple)
+        self._tiler = frame_runner(self.model, loaded.module, scale=loaded.scale, tile=spec.tile,
+                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple)
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
         colour = spec.input.colour

@@ -28,11 +28,12 @@ def start_segment(plan: Plan, segment: Segment, folder: Path,
     path = folder / segment.file_name
     writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0, background=True)
     progress = (lambda p: on_frames(p.frames)) if on_frames else None
-    # bwdif looks at the frames on either side: decode those too, so the frames at a cut are
-    # deinterlaced as in a single pass (they cost a GOP more decoding, only for interlaced input).
-    temporal = plan.deinterlace == "on" or (plan.deinterlace == "auto" and plan.source.interlaced)
-    result = pipeline.run(replace(plan, copy_streams=()), progress, writer=writer,
-                          section=segment.with_context if temporal else segment.section, keep=segment.section)
+    # bwdif looks at the frames on either side, a temporal model at the frames before: decode those
+    # too, so the frames at a join are as in a single pass (they cost a GOP more decoding).
+    deinterlace = plan.deinterlace == "on" or (plan.deinterlace == "auto" and plan.source.interlaced)
+    section = segment.decoded(deinterlace=deinterlace, temporal=plan.temporal)
+    result = pipeline.run(replace(plan, copy_streams=()), progress, writer=writer, section=section,
+                          keep=segment.section)
     d = result.decode
     return {"index": segment.index, "frames": result.frames, "warnings": result.warnings,
             "deinterlaced": result.deinterlaced, "reused": result.reused, "damaged_packets": d.damaged_packets,

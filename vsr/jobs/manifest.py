@@ -81,7 +81,7 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         try:
             data = json.loads(path.read_text())
-            segments = [Segment(**{k: s[k] for k in Segment.__dataclass_fields__}) for s in data["segments"]]
+            segments = [Segment(**{k: s[k] for k in Segment.__dataclass_fields__ if k in s}) for s in data["segments"]]
             done = {s["index"]: s["frames_written"] for s in data["segments"] if s["state"] == "done"}
             return cls(path, data["input"], data["settings"], segments, data["vsr_version"], done)
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -26,6 +26,7 @@ class Segment:
     frames: int  # video packets whose pts fall in the range (what the segment should yield)
     context_start: float | None = None  # the frame before ``start`` (None: none)
     context_end: float | None = None  # just after the frame at ``end`` (None: to the job's end)
+    warmup_start: float | None = None  # a temporal model's first warm-up frame (None: none, the job's start)
 
     @property
     def section(self) -> Section:
@@ -36,6 +37,13 @@ class Segment:
         """The section plus one frame on each side: what a temporal filter (bwdif) looks at."""
         start = self.start if self.context_start is None else self.context_start
         return Section(start, self.context_end if self.end is not None else None)
+
+    def decoded(self, *, deinterlace: bool, temporal: bool) -> Section:
+        """What to decode: the section, with the deinterlacer's context and a temporal model's warm-up."""
+        section = self.with_context if deinterlace else self.section
+        if temporal and self.warmup_start is not None and self.warmup_start < section.start:
+            return Section(self.warmup_start, section.end)
+        return section
 
     @property
     def file_name(self) -> str:
@@ -61,9 +69,12 @@ def video_packet_times(info: VideoInfo) -> list[tuple[float, bool]]:
     return times
 
 
-def plan_segments(times: list[tuple[float, bool]], start: float, end: float | None, seconds: float) -> list[Segment]:
+def plan_segments(times: list[tuple[float, bool]], start: float, end: float | None, seconds: float, *,
+                  warmup_frames: int = 0) -> list[Segment]:
     """Cut [start, end) at keyframes at least ``seconds`` apart; never leave a last segment
-    shorter than half of that (it joins the one before)."""
+    shorter than half of that (it joins the one before). ``warmup_frames``: how many frames before
+    its start a segment runs through a temporal model (within [start, end): a single pass starts
+    its state there too)."""
     inside = [(t, key) for t, key in times if t >= start - 1e-6 and (end is None or t < end - 1e-6)]
     if not inside:
         return [Segment(0, start, end, 0)]
@@ -80,6 +91,7 @@ def plan_segments(times: list[tuple[float, bool]], start: float, end: float | No
         after = len(ordered) if b is None else bisect_left(ordered, b - 1e-6)  # the frame at b (next segment's first)
         before = first - 1 if first > 0 else None
         context_end = ordered[after + 1] if after + 1 < len(ordered) else end
+        warmup = ordered[max(0, first - warmup_frames)] if warmup_frames and first > 0 else None
         segments.append(Segment(i, a, b, after - first, ordered[before] if before is not None else None,
-                                context_end if b is not None else None))
+                                context_end if b is not None else None, warmup))
     return segments

@@ -6,10 +6,12 @@ little gain at these sizes). ``flow(cur, prev)[p]`` is where pixel ``p`` of ``cu
 so ``warp(prev, flow)`` aligns ``prev`` onto ``cur`` (``vsr.models.temporal.warp``). Training and
 inference use the same estimator, so the network learns to live with its errors.
 
-Scene cuts: PySceneDetect's content measure (the mean absolute change of hue, saturation and value
-between consecutive frames, on 0-255, here on frames reduced to at most 160 px wide) above 27, its
-default threshold. A cut restarts the temporal model as at the start of a shot, so the last shot is
-not carried into the next.
+Scene cuts: a large change of content that motion does not explain. PySceneDetect's content measure
+(the mean absolute change of hue, saturation and value between consecutive frames, on 0-255, here on
+frames reduced to at most 160 px wide) must pass 27, its default threshold, *and* warping the
+previous frame by the flow must remove less than 40% of the grey difference. The first test alone
+fires on a pan over fine texture; the second alone on a flash. A cut restarts the temporal model as
+at the start of a shot, so the last shot is not carried into the next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 CUT_THRESHOLD = 27.0
+CUT_EXPLAINED = 0.4  # a cut: motion removes less than this share of the frame difference
 _CUT_WIDTH = 160
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -55,5 +58,23 @@ def content_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(hsv(a) - hsv(b)).mean())
 
 
-def is_cut(a: np.ndarray, b: np.ndarray, threshold: float = CUT_THRESHOLD) -> bool:
-    return content_change(a, b) > threshold
+def motion_explained(prev_grey: np.ndarray, cur_grey: np.ndarray, flow: np.ndarray) -> float:
+    """The share of the mean absolute grey difference that warping ``prev`` by ``flow`` removes (0..1)."""
+    import cv2
+
+    h, w = cur_grey.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    aligned = cv2.remap(prev_grey, xs + flow[0], ys + flow[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    before = float(np.abs(prev_grey.astype(np.float32) - cur_grey).mean())
+    after = float(np.abs(aligned.astype(np.float32) - cur_grey).mean())
+    return 1.0 - after / before if before > 0 else 1.0
+
+
+def is_cut(prev_rgb: np.ndarray, cur_rgb: np.ndarray, flow: np.ndarray | None = None) -> bool:
+    """Whether ``cur`` starts a new shot (``flow``: from ``cur`` to ``prev``, computed when not given)."""
+    if content_change(prev_rgb, cur_rgb) <= CUT_THRESHOLD:
+        return False
+    g_prev, g_cur = grey(prev_rgb), grey(cur_rgb)
+    if flow is None:
+        flow = FlowEstimator()(g_cur, g_prev)
+    return motion_explained(g_prev, g_cur, flow) < CUT_EXPLAINED

@@ -1,0 +1,138 @@
+"""The temporal model: detection, its start from EDSR, warping by DIS flow, and the recurrent runner
+(state carried across batches, restarted at scene cuts and on reset, one state per tile)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vsr.backends.recurrent import RecurrentRunner, frame_runner
+from vsr.backends.tiling import AdaptiveTiler
+from vsr.models.edsr import EDSR
+from vsr.models.loader import inspect, load, save
+from vsr.models.motion import FlowEstimator, content_change, grey, is_cut
+from vsr.models.temporal import TemporalEDSR, warp
+
+
+def tiny(scale: int = 2, seed: int = 0) -> TemporalEDSR:
+    """A small temporal model whose recurrent inputs matter (random, non-zero weights)."""
+    torch.manual_seed(seed)
+    return TemporalEDSR(num_features=8, num_blocks=1, scale=scale).eval()
+
+
+def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur((rng.random((h, w, 3)) * 255).astype(np.float32), (0, 0), 2.0)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return img.astype(np.uint8)
+
+
+def as_tensor(frames: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()).float().div_(255.0)
+
+
+def panning(n: int, h: int = 24, w: int = 32, step: int = 1, seed: int = 0) -> list[np.ndarray]:
+    big = textured(h + 16, w + 16 + n * step, seed)
+    return [np.ascontiguousarray(big[8 : 8 + h, 8 + i * step : 8 + i * step + w]) for i in range(n)]
+
+
+def test_saved_temporal_model_is_detected_with_its_hyper_parameters(tmp_path):
+    path = save(TemporalEDSR(num_features=8, num_blocks=2, scale=3), tmp_path / "t.safetensors")
+    assert inspect(path) == ("temporal", 3)
+    model = load(path)
+    assert isinstance(model, TemporalEDSR)
+    assert (model.scale, model.num_features, len(model.body) - 1) == (3, 8, 2)
+
+
+def test_plain_edsr_is_not_mistaken_for_temporal(tmp_path):
+    path = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "e.safetensors")
+    assert inspect(path) == ("edsr", 2)
+
+
+def test_from_edsr_starts_exactly_as_that_edsr_whatever_the_state():
+    torch.manual_seed(1)
+    edsr = EDSR(num_features=8, num_blocks=2, scale=2).eval()
+    model = TemporalEDSR(num_features=8, num_blocks=2, scale=2).eval()
+    model.from_edsr(edsr.state_dict())
+    x = torch.rand(1, 3, 12, 16)
+    with torch.no_grad():
+        y, state = model(x, torch.rand_like(x), torch.randn(1, 8, 12, 16), torch.randn(1, 2, 12, 16) * 3)
+        assert torch.allclose(y, edsr(x), atol=1e-5)
+    assert state.shape == (1, 8, 12, 16)
+
+
+def test_dis_flow_and_warp_align_the_previous_frame():
+    frames = panning(2, 48, 64, step=2)
+    flow = FlowEstimator()(grey(frames[1]), grey(frames[0]))
+    assert flow.shape == (2, 48, 64)
+    assert abs(float(np.median(flow[0])) - 2.0) < 0.25 and abs(float(np.median(flow[1]))) < 0.25
+    prev, cur = as_tensor(frames[:1]), as_tensor(frames[1:])
+    aligned = warp(prev, torch.from_numpy(flow)[None])
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    assert (aligned - cur)[inner].abs().mean() < 0.25 * (prev - cur)[inner].abs().mean()
+
+
+def test_scene_cut_is_a_large_content_change_and_motion_is_not():
+    a, b = panning(2, 48, 64, step=3)
+    other = textured(48, 64, seed=5)
+    assert not is_cut(a, b)
+    assert is_cut(a, other)
+    assert content_change(a, a) == 0.0
+
+
+def runner(model: TemporalEDSR, tile: int = 0, overlap: int = 0) -> RecurrentRunner:
+    return frame_runner(model, model, scale=model.scale, tile=tile, overlap=overlap)
+
+
+def test_state_is_carried_across_batches_exactly():
+    model, frames = tiny(), as_tensor(panning(6))
+    whole = runner(model)(frames)
+    one_by_one = runner(model)
+    split = torch.cat([one_by_one(frames[i : i + 1]) for i in range(6)])
+    assert torch.equal(whole, split)
+    fresh = runner(model)(frames[3:4])
+    assert not torch.allclose(whole[3:4], fresh, atol=1e-4), "the state must change the output"
+
+
+def test_reset_and_scene_cut_restart_the_shot():
+    model = tiny()
+    shot_a, shot_b = as_tensor(panning(4, seed=0)), as_tensor([255 - f for f in panning(3, seed=7)])
+    run = runner(model)
+    out = run(torch.cat([shot_a, shot_b]))
+    assert run.cuts == 1
+    assert torch.equal(out[4:], runner(model)(shot_b)), "the frames after a cut must not see the shot before"
+    run.reset()
+    assert torch.equal(run(shot_b), out[4:])
+
+
+def test_tiled_run_keeps_one_state_per_tile_and_covers_the_frame():
+    model, frames = tiny(), as_tensor(panning(4, 40, 56))
+    run = runner(model, tile=24, overlap=4)
+    out = run(frames)
+    assert out.shape == (4, 3, 80, 112)
+    assert len(run._states) == 6  # 2 rows x 3 columns of tiles
+    whole = runner(model)(frames)
+    assert (out - whole).abs().mean() < 0.02  # same network, seams cropped; only tile borders differ
+
+
+def test_single_image_models_keep_the_adaptive_tiler():
+    model = EDSR(num_features=8, num_blocks=1, scale=2)
+    assert isinstance(frame_runner(model, model, scale=2, tile=0, overlap=0), AdaptiveTiler)
+
+
+@pytest.mark.parametrize("aug_seed", range(6))
+def test_training_patches_keep_flow_consistent_with_flips_and_transposes(aug_seed):
+    from vsr.quality.video_data import ClipDataset, make_clip
+    from vsr.quality.video_degrade import parse_video
+
+    hr = panning(3, 96, 128, step=4, seed=3)
+    clip = make_clip(hr, 2, parse_video("", ""), np.random.default_rng(0))
+    data = ClipDataset([clip], scale=2, patch=32, seed=aug_seed)
+    lr, hr_t, flow = data[0]
+    assert lr.shape == (3, 3, 32, 32) and hr_t.shape == (3, 3, 64, 64) and flow.shape == (3, 2, 32, 32)
+    aligned = warp(lr[1:2], flow[2:3])
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    assert (aligned - lr[2:3])[inner].abs().mean() < 0.4 * (lr[1:2] - lr[2:3])[inner].abs().mean()

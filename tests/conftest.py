@@ -27,6 +27,7 @@ SLOW_MODULES = {
     "test_jobs_segments", "test_jobs_workers", "test_jobs_resume", "test_jobs_ray", "test_upscale_fidelity",
     "test_upscale_signals", "test_temporal_pipeline", "test_upscale_errors", "test_hdr", "test_compare", "test_sample", "test_estimate",
     "test_duplicates", "test_train", "test_bench", "test_probe_cli", "test_upscale_many",
+    "test_models_community_upscale",
 }
 
 

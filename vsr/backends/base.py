@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import av
 
     from vsr.backends.spec import BackendSpec
+
+
+log = logging.getLogger(__name__)
 
 
 class Backend(ABC):
@@ -31,7 +35,15 @@ class Backend(ABC):
         self.spec = spec
 
     def __enter__(self) -> Backend:
-        self.open()
+        """``open()``; if it fails half way, ``close()`` frees what it had made before the error goes on."""
+        try:
+            self.open()
+        except BaseException:
+            try:
+                self.close()
+            except Exception as exc:  # the open() error is the one to report; this one is logged
+                log.warning("closing the half-opened %s backend failed too: %r", self.name, exc)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

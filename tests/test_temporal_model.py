@@ -136,3 +136,26 @@ def test_training_patches_keep_flow_consistent_with_flips_and_transposes(aug_see
     aligned = warp(lr[1:2], flow[2:3])
     inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
     assert (aligned - lr[2:3])[inner].abs().mean() < 0.4 * (lr[1:2] - lr[2:3])[inner].abs().mean()
+
+
+def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from vsr.backends.onnx_export import TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, export_onnx
+    from vsr.models.loaded import LoadedModel
+
+    model = tiny()
+    path = export_onnx(LoadedModel.of(model), tmp_path / "t.onnx", opset=17)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(TEMPORAL_INPUTS)
+    assert [o.name for o in session.get_outputs()] == list(TEMPORAL_OUTPUTS)
+    frames = as_tensor(panning(4, 20, 28))
+    state = model.initial_state(frames[:1])
+    prev = frames[:1]
+    flow = torch.zeros(1, 2, 20, 28)
+    for i in range(4):  # the graph run recurrently equals the module run recurrently
+        x = frames[i : i + 1]
+        with torch.no_grad():
+            y, new_state = model(x, prev, state, flow)
+        oy, ostate = session.run(None, {"input": x.numpy(), "prev": prev.numpy(), "state": state.numpy(), "flow": flow.numpy()})
+        assert np.abs(oy - y.numpy()).max() < 1e-4 and np.abs(ostate - new_state.numpy()).max() < 1e-3
+        state, prev, flow = new_state, x, torch.full((1, 2, 20, 28), 0.5)

@@ -6,7 +6,10 @@ that type, which is what a strongly typed TensorRT network needs (``engine_build
 The TorchScript-based exporter is used (it needs no extra packages and handles dynamic axes);
 a torch whose ``export`` has a ``dynamo`` switch (the default from torch 2.9) is told ``dynamo=False``,
 older ones have no such argument and use TorchScript anyway (so any torch >= 2.2 works).
-Constant buffers (EDSR's mean shift) are ordinary initialisers. The file is written to a
+Constant buffers (EDSR's mean shift) are ordinary initialisers.
+A temporal model (``vsr.models.temporal``) has four inputs, ``input``, ``prev``, ``state`` and
+``flow`` (N x 2 x H x W), and two outputs, ``output`` and ``state_out``: the caller carries the state
+from one frame's ``state_out`` to the next frame's ``state`` (``vsr.backends.recurrent``). The file is written to a
 temporary name and renamed into place once ``onnx.checker`` accepts it.
 """
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 DYNAMIC_AXES = {0: "batch", 2: "height", 3: "width"}
+TEMPORAL_INPUTS = (INPUT_NAME, "prev", "state", "flow")
+TEMPORAL_OUTPUTS = (OUTPUT_NAME, "state_out")
 
 
 def export_onnx(
@@ -49,19 +54,24 @@ def export_onnx(
     multiple = model.size_multiple
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
     sample = torch.rand(1, model.in_channels, h, w).to(dtype)
+    if getattr(net, "temporal", False):
+        inputs, outputs = TEMPORAL_INPUTS, TEMPORAL_OUTPUTS
+        args: tuple = (sample, torch.rand_like(sample), net.initial_state(sample), torch.randn(1, 2, h, w))
+    else:
+        inputs, outputs, args = (INPUT_NAME,), (OUTPUT_NAME,), (sample,)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(path, suffix=".partial.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation/tracer chatter
             torch.onnx.export(
                 net,
-                (sample,),
+                args,
                 str(tmp),
                 **_torchscript_exporter(),
                 opset_version=opset,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: dict(DYNAMIC_AXES), OUTPUT_NAME: dict(DYNAMIC_AXES)},
+                input_names=list(inputs),
+                output_names=list(outputs),
+                dynamic_axes={name: dict(DYNAMIC_AXES) for name in (*inputs, *outputs)},
                 do_constant_folding=True,
             )
             onnx.checker.check_model(onnx.load(str(tmp)))

@@ -310,6 +310,10 @@ def _model_facts(opts: UpscaleOptions, model: str, source: str, scale: int) -> t
     return facts, overlap, notes
 
 
+def _onnx_links(facts: ModelFacts) -> bool:
+    return any(f.loader == "onnxruntime" for f in (facts, *facts.links))
+
+
 def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str, str]:
     """(backend, device, precision and why, BACKEND_BASIS key, its detail) for a learned model."""
     import torch
@@ -403,6 +407,11 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         backend, device, precision, basis, detail = choose_backend(opts)
         model_facts, tile_overlap, model_notes = _model_facts(opts, model, source, model_scale)
         precision = fit_precision(precision, model_facts.precisions, opts.precision, device, model)
+        if backend in ("tensorrt", "openvino") and _onnx_links(model_facts):
+            if basis == "option":
+                raise UsageError(f"--backend {backend} cannot run the ONNX graph in {model} yet: "
+                                 "use --backend torch (ONNX Runtime runs it)")
+            backend, basis, detail = "torch", "fallback", "ONNX graphs run in ONNX Runtime"
     codec, pix_fmt, codec_basis = encoder_settings(opts, info)
     output = Path(opts.output) if opts.output else default_output(info, label, codec)
     if check_paths:

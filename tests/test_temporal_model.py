@@ -159,3 +159,16 @@ def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path):
         oy, ostate = session.run(None, {"input": x.numpy(), "prev": prev.numpy(), "state": state.numpy(), "flow": flow.numpy()})
         assert np.abs(oy - y.numpy()).max() < 1e-4 and np.abs(ostate - new_state.numpy()).max() < 1e-3
         state, prev, flow = new_state, x, torch.full((1, 2, 20, 28), 0.5)
+
+
+def test_flop_count_of_a_temporal_model_includes_its_wider_head():
+    from vsr.bench import conv_flops
+    from vsr.models.loaded import LoadedModel
+
+    model = tiny()
+    per_pixel = conv_flops(LoadedModel.of(model), 10, 10) / 100
+    head = 2 * 9 * (3 + 3 + 8) * 8
+    body = 3 * 2 * 9 * 8 * 8  # one block (2 convs) and the body's last conv
+    tail = 2 * 9 * 8 * 32 + 4 * 2 * 9 * 8 * 3  # x2 upsampler conv at LR, last conv at HR
+    mean_shift = 2 * (2 * 3 * 3) + 4 * (2 * 3 * 3)  # sub_mean twice (x, prev) at LR, add_mean at HR
+    assert per_pixel == pytest.approx(head + body + tail + mean_shift)

@@ -136,8 +136,12 @@ def conv_flops(model: LoadedModel, height: int, width: int, probe: int = 64) -> 
         param = next(net.parameters(), None)
         dev = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None else torch.float32
+        x = torch.zeros(1, model.in_channels, side, side, device=dev, dtype=dtype)
         with torch.inference_mode():
-            net(torch.zeros(1, model.in_channels, side, side, device=dev, dtype=dtype))
+            if getattr(net, "temporal", False):  # one frame of a shot: previous frame, state and flow too
+                net(x, x, net.initial_state(x), x.new_zeros((1, 2, side, side)))
+            else:
+                net(x)
     finally:
         for h in handles:
             h.remove()

@@ -3,7 +3,8 @@
 The frames at the requested times are decoded once (by the same reader, and deinterlaced the same
 way, as ``vsr upscale``); each model gets a Plan from ``make_plan`` and runs through the backend
 ``create_backend`` gives it, so what the picture shows is what ``vsr upscale`` would write (its
-output pixel format included). The crops are taken 1:1 from the output frames; the default crop
+output pixel format included; a temporal model first runs the frames before each time, as a
+segment of an upscale does). The crops are taken 1:1 from the output frames; the default crop
 of each row is the most detailed region of that input frame.
 """
 
@@ -100,7 +101,11 @@ def compare(opts: UpscaleOptions, models: Sequence[str], times: Sequence[float],
             on_model(plan.model)
         outputs, seconds = [], []
         with create_backend(plan) as backend:
-            for frame in frames:
+            for t, frame in zip(times, frames):
+                if plan.temporal:  # the state the frame would have in an upscale: run the frames before it
+                    backend.reset()
+                    for before in decode_before(info, t, plan.warmup_frames, plan.deinterlace):
+                        backend.process([before])
                 started = time.perf_counter()
                 outputs.extend(backend.process([frame]))
                 seconds.append(time.perf_counter() - started)
@@ -123,6 +128,18 @@ def decode_at(info: VideoInfo, times: Sequence[float], deinterlace: str = "auto"
             raise InputError(f"no frame at {t:g} s in {info.path}{length}")
         frames.extend(Deinterlacer(deinterlace).apply([frame]))
     return frames
+
+
+def decode_before(info: VideoInfo, t: float, count: int, deinterlace: str = "auto") -> list[av.VideoFrame]:
+    """Up to ``count`` frames before the first frame at or after ``t`` (a temporal model's warm-up)."""
+    rate = float(info.frame_rate or 25)
+    frames = []
+    with VideoReader(info, Section(max(0.0, t - (count + 1) / rate), None)) as reader:
+        for frame in Deinterlacer(deinterlace).apply(reader.frames()):
+            if _time(frame) >= t - 1e-6:
+                break
+            frames.append(frame)
+    return frames[-count:] if count else []
 
 
 def to_rgb(frame: av.VideoFrame, colour) -> np.ndarray:

@@ -66,11 +66,11 @@ def parse_codec(spec: str | None) -> tuple[ClipCodec, ...]:
     return tuple(out)
 
 
-def encode_clip(frames: Sequence[Image], codec: str, value: float, *, fps: int = 25) -> list[Image]:
-    """Encode RGB frames with a real codec (4:2:0, BT.601 limited range, I/P/B) and decode them back."""
+def encode_packets(frames: Sequence[Image], codec: str, value: float, *, fps: int = 25) -> list:
+    """RGB frames encoded by a real codec (4:2:0, BT.601 limited range, I/P/B frames), single-threaded."""
     import av
 
-    encoder, decoder, _ = CODECS[codec]
+    encoder = CODECS[codec][0]
     h, w = frames[0].shape[:2]
     pad = ((0, h % 2), (0, w % 2), (0, 0))
     enc = av.CodecContext.create(encoder, "w")
@@ -88,12 +88,24 @@ def encode_clip(frames: Sequence[Image], codec: str, value: float, *, fps: int =
             format="yuv420p", dst_colorspace="ITU601", dst_color_range="MPEG", interpolation="BICUBIC")
         frame.pts = i
         packets += enc.encode(frame)
-    packets += enc.encode(None)
-    dec = av.CodecContext.create(decoder, "r")
+    return packets + list(enc.encode(None))
+
+
+def decode_packets(packets: list, codec: str) -> list:
+    """The frames of ``packets`` (from ``encode_packets``) in display order."""
+    import av
+
+    dec = av.CodecContext.create(CODECS[codec][1], "r")
     dec.thread_count = 1
-    decoded = sorted((f for p in [*packets, None] for f in dec.decode(p)), key=lambda f: f.pts)
+    return sorted((f for p in [*packets, None] for f in dec.decode(p)), key=lambda f: f.pts)
+
+
+def encode_clip(frames: Sequence[Image], codec: str, value: float, *, fps: int = 25) -> list[Image]:
+    """Encode RGB frames with a real codec (4:2:0, BT.601 limited range, I/P/B) and decode them back."""
+    h, w = frames[0].shape[:2]
+    decoded = decode_packets(encode_packets(frames, codec, value, fps=fps), codec)
     if len(decoded) != len(frames):
-        raise RuntimeError(f"{encoder}: {len(frames)} frames in, {len(decoded)} out")
+        raise RuntimeError(f"{CODECS[codec][0]}: {len(frames)} frames in, {len(decoded)} out")
     return [np.ascontiguousarray(f.reformat(format="rgb24", src_colorspace="ITU601", src_color_range="MPEG",
                                             interpolation="BICUBIC").to_ndarray()[:h, :w]) for f in decoded]
 

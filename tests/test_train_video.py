@@ -1,0 +1,93 @@
+"""Training a temporal model on clips (`vsr train --arch temporal`): the data, the codec over whole
+clips, resuming bit-identically, safe checkpoints, validation by the video protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_clip_file
+from test_temporal_model import textured
+from vsr.errors import UsageError
+from vsr.quality.train_video import VideoTrainConfig, train_video
+
+
+@pytest.fixture(scope="module")
+def stills(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stills")
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), textured(96, 128, seed=i)[..., ::-1])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reel(tmp_path_factory):
+    return make_clip_file(tmp_path_factory.mktemp("reel") / "reel.mp4", size=(128, 96), frames=12, content="noise")
+
+
+def config(stills, reel, out, **kw) -> VideoTrainConfig:
+    base = dict(data=(str(stills),), videos=(str(reel),), out_dir=str(out), scale=2, num_features=8, num_blocks=1,
+                frames=3, patch=12, batch=2, clips=4, clip_size=24, steps=4, warmup=0, ckpt_every=2, threads=1,
+                codec="h264=20:30|none", val_videos=(str(reel),), val_frames=3, val_every=2)
+    return VideoTrainConfig(**{**base, **kw})
+
+
+def weights(path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_resumed_run_ends_with_the_same_weights_as_one_run(stills, reel, tmp_path):
+    whole = train_video(config(stills, reel, tmp_path / "a"))
+    half = config(stills, reel, tmp_path / "b", stop_at=2)
+    assert train_video(half)["export"] is None
+    resumed = train_video(dataclasses.replace(half, stop_at=0, resume=True))
+    a, b = weights(whole["export"]), weights(resumed["export"])
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert whole["best"] > 10  # PSNR-Y of the validation clips, clean and CRF 25
+
+
+def test_checkpoint_loads_with_weights_only(stills, reel, tmp_path):
+    res = train_video(config(stills, reel, tmp_path, steps=2))
+    ck = torch.load(res["checkpoint"], map_location="cpu", weights_only=True)
+    assert ck["step"] == 2 and ck["config"]["frames"] == 3
+
+
+def test_starts_from_edsr_weights_of_the_same_width(stills, reel, tmp_path):
+    from vsr.models.edsr import EDSR
+    from vsr.models.loader import save
+    from vsr.quality.train_video import build
+
+    edsr = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "e.safetensors")
+    model = build(config(stills, reel, tmp_path, init=str(edsr)))
+    assert torch.equal(model.state_dict()["body.0.body.0.weight"], weights(edsr)["body.0.body.0.weight"])
+    assert model.state_dict()["head.0.weight"][:, 3:].abs().sum() == 0
+
+
+def test_cli_refuses_image_only_options_and_fp16(stills, reel, tmp_path, vsr):
+    run = vsr("train", "--arch", "temporal", "--data", stills, "--video", reel, "--out", tmp_path, "--gan")
+    assert run.returncode == 2 and "does not take --gan" in run.stderr
+    with pytest.raises(UsageError, match="bf16 or off"):
+        train_video(config(stills, reel, tmp_path, amp="fp16"))
+
+
+@pytest.mark.parametrize("codec", ["h264", "mpeg2"])
+def test_clip_codec_is_deterministic_and_inter_coded(codec):
+    from vsr.quality.video_degrade import decode_packets, encode_packets, parse_video
+
+    base = textured(64, 96, seed=1)
+    frames = [np.ascontiguousarray(np.roll(base, i, axis=1)) for i in range(12)]
+    degrade = parse_video("noise=2", f"{codec}=8")
+    a, what = degrade(frames, np.random.default_rng(5))
+    b, _ = degrade(frames, np.random.default_rng(5))
+    assert what.startswith(codec) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], frames[0])
+    from av.video.frame import PictureType
+
+    types = {PictureType(f.pict_type).name for f in decode_packets(encode_packets(frames, codec, 8), codec)}
+    assert {"I", "P", "B"} <= types

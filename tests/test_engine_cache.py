@@ -233,8 +233,9 @@ class FakeTRT:
     NetworkDefinitionCreationFlag = SimpleNamespace(STRONGLY_TYPED=1)
     DataType = SimpleNamespace(FLOAT="FLOAT", HALF="HALF", BF16="BF16")
 
-    def __init__(self, *, parse_ok=True, build_ok=True, input_name="input", input_dtype="FLOAT") -> None:
+    def __init__(self, *, parse_ok=True, build_ok=True, input_name="input", input_dtype="FLOAT", inputs=None) -> None:
         self.parse_ok, self.build_ok, self.input_name, self.input_dtype = parse_ok, build_ok, input_name, input_dtype
+        self.inputs = inputs  # the network's inputs (name, shape, dtype); default: one image input
         self.flags_set, self.flags_cleared, self.shapes, self.calls = [], [], {}, []
         self.config = self.cache_in = self.network_flags = None
 
@@ -275,8 +276,8 @@ class FakeTRT:
         class B:
             def create_network(self, flags):
                 trt.network_flags = flags
-                inp = SimpleNamespace(name=trt.input_name, shape=(-1, 3, -1, -1), dtype=trt.input_dtype)
-                return SimpleNamespace(num_inputs=1, get_input=lambda i: inp)
+                inputs = trt.inputs or [SimpleNamespace(name=trt.input_name, shape=(-1, 3, -1, -1), dtype=trt.input_dtype)]
+                return SimpleNamespace(num_inputs=len(inputs), get_input=lambda i: inputs[i])
 
             def create_builder_config(self):
                 trt.config = Config()
@@ -334,6 +335,66 @@ def test_builder_failures_become_errors_that_say_what_to_do(tmp_path) -> None:
         build(FakeTRT(input_name="x"), tmp_path)
     with pytest.raises(BackendError, match="optimisation level"):
         build(FakeTRT(), tmp_path, opt_level=9)
+
+
+def onnx_inputs(path: Path) -> list[SimpleNamespace]:
+    """The inputs TensorRT's parser would find in an ONNX file: names and shapes (-1: dynamic)."""
+    import onnx
+
+    return [SimpleNamespace(name=v.name, dtype="FLOAT",
+                            shape=tuple(d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim))
+            for v in onnx.load(str(path)).graph.input]
+
+
+def temporal_onnx(tmp_path) -> Path:
+    pytest.importorskip("torch")
+    from test_temporal_model import tiny
+    from vsr.backends.onnx_export import export_onnx
+
+    return export_onnx(LoadedModel.of(tiny()), tmp_path / "temporal.onnx")
+
+
+def test_a_temporal_graph_gets_the_profile_for_every_input(tmp_path) -> None:
+    """input and prev 3 channels, state the model's 8, flow 2: the frame profile's batch and size each."""
+    trt = FakeTRT(inputs=onnx_inputs(temporal_onnx(tmp_path)))
+    profile = Profile.for_frames(batch=1, height=24, width=32)
+    assert engine_build.build_serialized(tmp_path / "temporal.onnx", precision="fp16", profile=profile, trt=trt) == b"ENGINE-BYTES"
+    assert trt.shapes == {name: ((1, c, 24, 32),) * 3 for name, c in (("input", 3), ("prev", 3), ("state", 8), ("flow", 2))}
+
+
+def test_graphs_with_other_inputs_are_refused_with_the_fix(tmp_path) -> None:
+    def graph(*inputs) -> FakeTRT:
+        return FakeTRT(inputs=[SimpleNamespace(name=n, shape=shape, dtype="FLOAT") for n, shape in inputs])
+
+    image = (-1, 3, -1, -1)
+    with pytest.raises(BackendError, match=r"has inputs \['input', 'state'\]; vsr engines take one image batch or a temporal model's input, prev, state, flow"):
+        build(graph(("input", image), ("state", (-1, 8, -1, -1))), tmp_path)
+    with pytest.raises(BackendError, match=r"input 'state' has shape \(-1, -1, -1, -1\), not N x C x H x W with a fixed C"):
+        build(graph(("input", image), ("prev", image), ("state", (-1, -1, -1, -1)), ("flow", (-1, 2, -1, -1))), tmp_path)
+    with pytest.raises(BackendError, match="the model takes 1 channels, the profile gives 3"):
+        build(graph(("input", (-1, 1, -1, -1)), ("prev", image), ("state", (-1, 8, -1, -1)), ("flow", (-1, 2, -1, -1))), tmp_path)
+
+
+def test_a_temporal_engine_has_its_own_cache_key(tmp_path) -> None:
+    """The same EDSR inside a temporal model (from_edsr: equal outputs at the start) is another graph,
+    so another ONNX hash and another engine; and it is built for one frame at a time."""
+    from test_temporal_model import tiny
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.models.edsr import EDSR
+
+    edsr = EDSR(num_features=8, num_blocks=1, scale=2)
+    temporal = tiny()
+    temporal.from_edsr(edsr.state_dict())
+    image_onnx = export_onnx(LoadedModel.of(edsr), tmp_path / "edsr.onnx")
+    temporal_onnx = export_onnx(LoadedModel.of(temporal), tmp_path / "temporal.onnx")
+    frames = Profile.for_frames(batch=4, height=24, width=32)
+
+    def key(onnx, profile) -> str:
+        return engine_build.engine_spec("same-label", onnx, precision="fp16", profile=profile, trt=FakeTRT(),
+                                        gpu=("NVIDIA H200", "9.0")).key
+
+    assert key(image_onnx, frames) != key(temporal_onnx, frames) != key(temporal_onnx, frames.single_frame())
+    assert frames.single_frame() == Profile.for_frames(batch=1, height=24, width=32)
 
 
 class FakeTRT11(FakeTRT):

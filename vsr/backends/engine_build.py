@@ -14,8 +14,10 @@ path. Precision comes one of two ways (``typing_mode``):
 
 ``pyproject.toml`` caps ``tensorrt<11`` and ``import_tensorrt`` refuses 11+ until the strong path
 has been run on a GPU with it; lifting the cap is then the version check alone. One optimisation
-profile over batch and frame size. The builder's timing cache is kept next to the engines and shared
-by every build on this GPU/TensorRT, which makes rebuilds for new shapes much faster.
+profile over batch and frame size; a temporal model's graph (inputs ``input, prev, state, flow``)
+gets it for every input, each with its own channel count (``Profile.for_input``). The builder's
+timing cache is kept next to the engines and shared by every build on this GPU/TensorRT, which
+makes rebuilds for new shapes much faster.
 """
 
 from __future__ import annotations
@@ -194,11 +196,8 @@ def build_serialized(
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
         first = errors[0].splitlines()[0] if errors else logger.last_error()
         raise BackendError(f"TensorRT cannot parse {Path(onnx_path).name}: {first} (re-export with `vsr export --opset 17`)")
-    if network.num_inputs != 1:
-        raise BackendError(f"{Path(onnx_path).name} has {network.num_inputs} inputs; vsr engines take one image batch")
-    inp = network.get_input(0)
-    if inp.name != profile.input_name:
-        raise BackendError(f"the ONNX input is named {inp.name!r}, the build profile says {profile.input_name!r}: fix the profile")
+    inputs = network_inputs(network, profile, Path(onnx_path).name)
+    inp = inputs[profile.input_name]
     channels = tuple(inp.shape)[1] if len(tuple(inp.shape)) == 4 else -1
     if channels not in (-1, profile.opt[1]):
         raise BackendError(f"the model takes {channels} channels, the profile gives {profile.opt[1]}: fix the profile")
@@ -225,7 +224,9 @@ def build_serialized(
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
 
     opt_profile = need(builder.create_optimization_profile(), "create an optimisation profile")
-    opt_profile.set_shape(inp.name, profile.min, profile.opt, profile.max)
+    for name, tensor in inputs.items():
+        p = profile if name == profile.input_name else profile.for_input(name, _fixed_channels(tensor, Path(onnx_path).name))
+        opt_profile.set_shape(name, p.min, p.opt, p.max)
     if config.add_optimization_profile(opt_profile) < 0:
         raise BackendError(f"TensorRT rejected the profile {profile.to_dict()}: {logger.last_error()}")
 
@@ -254,6 +255,35 @@ def build_serialized(
         if updated is not None:
             write_atomic(timing_cache, bytes(memoryview(updated.serialize())))
     return bytes(memoryview(serialized))
+
+
+def network_inputs(network: Any, profile: Profile, onnx_name: str) -> dict[str, Any]:
+    """The parsed network's inputs by name: one image batch named as the profile says, or a temporal
+    model's ``input, prev, state, flow`` (``vsr.backends.onnx_export``)."""
+    from vsr.backends.onnx_export import TEMPORAL_INPUTS
+
+    inputs = {t.name: t for t in (network.get_input(i) for i in range(network.num_inputs))}
+    names = list(inputs)
+    if len(names) == 1 and names[0] != profile.input_name:
+        raise BackendError(f"the ONNX input is named {names[0]!r}, the build profile says {profile.input_name!r}: fix the profile")
+    if len(names) != 1 and sorted(names) != sorted(TEMPORAL_INPUTS):
+        raise BackendError(
+            f"{onnx_name} has inputs {names}; vsr engines take one image batch or a temporal model's "
+            f"{', '.join(TEMPORAL_INPUTS)} (export it with `vsr export`)"
+        )
+    if profile.input_name not in inputs:
+        raise BackendError(f"the build profile is for an input named {profile.input_name!r}, and {onnx_name} has {names}: fix the profile")
+    return inputs
+
+
+def _fixed_channels(tensor: Any, onnx_name: str) -> int:
+    shape = tuple(tensor.shape)
+    if len(shape) != 4 or shape[1] < 1:
+        raise BackendError(
+            f"{onnx_name}: input {tensor.name!r} has shape {shape}, not N x C x H x W with a fixed C, so vsr cannot give it "
+            "an optimisation profile (export it with `vsr export`)"
+        )
+    return int(shape[1])
 
 
 def deserialize(data: bytes, *, trt: Any = None) -> LoadedEngine | None:

@@ -72,6 +72,19 @@ class Profile:
         except (KeyError, TypeError) as exc:
             raise BackendError(f"a build profile needs min, opt and max shapes (N, C, H, W): {exc}") from None
 
+    def for_input(self, name: str, channels: int) -> Profile:
+        """The same batch and size range for another input of ``channels`` channels: a temporal
+        engine's ``prev``, ``state`` and ``flow`` follow its image input (``vsr.backends.engine_io``)."""
+
+        def shape(s: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+            return (s[0], channels, s[2], s[3])
+
+        return Profile(shape(self.min), shape(self.opt), shape(self.max), input_name=name)
+
+    def single_frame(self) -> Profile:
+        """This profile with batch 1 exactly: a temporal model runs one frame at a time."""
+        return Profile((1, *self.min[1:]), (1, *self.opt[1:]), (1, *self.max[1:]), input_name=self.input_name)
+
     def covers(self, shape: tuple[int, ...]) -> bool:
         return len(shape) == 4 and all(lo <= s <= hi for lo, s, hi in zip(self.min, shape, self.max))
 

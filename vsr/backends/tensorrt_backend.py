@@ -8,6 +8,12 @@ the cached engine for (that ONNX, this TensorRT, this GPU, precision, profile) o
 same torch ops as the PyTorch-CUDA backend (``DeviceBackend``), so both paths give the same frames
 up to the model's arithmetic.
 
+A temporal model (``vsr.models.temporal``) exports with inputs ``input, prev, state, flow`` and
+outputs ``output, state_out``; its engine is built for one frame at a time (batch 1) and runs
+through the same ``RecurrentRunner`` as on PyTorch (host-side flow and cut detection, one state per
+tile), with the state kept on the GPU from one call's ``state_out`` to the next call's ``state``
+(``vsr.backends.engine_io``; what the recurrence costs the overlap: docs/gpu.md).
+
 Streams, events and buffers come from torch (not pycuda): TensorRT runs in the CUDA primary context
 that torch already holds, so there is one context, one allocator and no extra dependency.
 """
@@ -32,23 +38,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def profile_for(spec: BackendSpec) -> Profile:
-    """The optimisation profile a spec needs: its frame (or tile) size exactly, batch 1 .. spec.batch."""
+def profile_for(spec: BackendSpec, *, temporal: bool = False) -> Profile:
+    """The optimisation profile a spec needs: its frame (or tile) size exactly, batch 1 .. spec.batch
+    (a temporal model: batch 1 exactly, since it runs one frame at a time). A temporal engine's other
+    inputs follow this one's batch and size (``Profile.for_input``)."""
     h, w = spec.input.height, spec.input.width
     if spec.tile:
         h, w = min(spec.tile, h), min(spec.tile, w)
-    return Profile.for_frames(batch=spec.batch, height=h, width=w)
-
-
-def _torch_dtype(trt: Any, dt: Any) -> torch.dtype:
-    import torch
-
-    table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
-    if hasattr(trt.DataType, "BF16"):
-        table[trt.DataType.BF16] = torch.bfloat16
-    if dt not in table:
-        raise BackendError(f"engine tensor type {dt} is not supported: rebuild it with `vsr engine build`")
-    return table[dt]
+    profile = Profile.for_frames(batch=spec.batch, height=h, width=w)
+    return profile.single_frame() if temporal else profile
 
 
 class TensorRTBackend(DeviceBackend):
@@ -65,7 +63,7 @@ class TensorRTBackend(DeviceBackend):
         super().__init__(spec, slots=slots)
         self._given_model = model
         self.opt_level = opt_level
-        self.loaded = self.context = None
+        self.loaded = self.context = self.io = self._tiler = None
 
     def open_model(self) -> None:
         import torch
@@ -73,6 +71,7 @@ class TensorRTBackend(DeviceBackend):
         from vsr.backends.engine_build import engine_spec, ensure_engine, import_tensorrt, onnx_dtype
         from vsr.backends.engine_cache import engine_dir
         from vsr.backends.onnx_export import export_onnx
+        from vsr.backends.recurrent import is_temporal
 
         spec = self.spec
         trt = self.trt = import_tensorrt()
@@ -87,7 +86,7 @@ class TensorRTBackend(DeviceBackend):
 
             model = load_model(spec.model_source, arch=spec.arch)
         self.scale, self.size_multiple = model.scale, model.size_multiple
-        self.profile = profile_for(spec)
+        self.profile = profile_for(spec, temporal=is_temporal(model.module))
         directory = engine_dir(spec.engine_dir)
         with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
             onnx = export_onnx(model, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, spec.precision))
@@ -102,46 +101,36 @@ class TensorRTBackend(DeviceBackend):
                 f"TensorRT could not create an execution context for {self.engine_path.name} "
                 f"({self.loaded.logger.last_error()}): out of GPU memory? try a smaller --batch"
             )
-        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise BackendError(f"engine {self.engine_path.name} has inputs {inputs} and outputs {outputs}; vsr needs one of each")
-        self.in_name, self.out_name = inputs[0], outputs[0]
-        self.in_dtype = _torch_dtype(trt, engine.get_tensor_dtype(self.in_name))
-        self.out_dtype = _torch_dtype(trt, engine.get_tensor_dtype(self.out_name))
+        self._bind(model, trt)
+
+    def _bind(self, model: LoadedModel, trt: Any) -> None:
+        """Check the loaded engine's tensors against ``model`` and set up how ``infer`` runs it: the
+        tiles of each batch through the engine, or for a temporal model a ``RecurrentRunner`` whose
+        ``forward`` executes it."""
+        from vsr.backends.engine_io import EngineIO, current_stream
+        from vsr.backends.recurrent import RecurrentRunner, is_temporal
+
+        temporal = is_temporal(model.module)
+        self.io = EngineIO(self.loaded, self.context, trt, profile=self.profile, label=self.engine_path.name,
+                           temporal=temporal, state_channels=getattr(model.module, "state_channels", None),
+                           stream=current_stream)
+        self._tiler = None
+        if temporal:  # kept in _tiler, where Backend.reset() finds it
+            self._tiler = RecurrentRunner(self.io.temporal, state_channels=model.module.state_channels, scale=self.scale,
+                                          tile=self.spec.tile, overlap=self.spec.tile_overlap, multiple=self.size_multiple)
 
     def close(self) -> None:
         super().close()
+        self.io = self._tiler = None  # they hold the context
         self.context = None  # the context before the engine, the engine before the runtime
         self.loaded = None
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         from vsr.backends.tiling import run_tiled
 
-        return run_tiled(self._execute, x, scale=self.scale, tile=self.spec.tile, overlap=self.spec.tile_overlap,
+        if self.io is None:
+            raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
+        if self._tiler is not None:
+            return self._tiler(x.to(self.io.in_dtype))
+        return run_tiled(self.io.image, x, scale=self.scale, tile=self.spec.tile, overlap=self.spec.tile_overlap,
                          multiple=self.size_multiple)
-
-    def _execute(self, x: torch.Tensor) -> torch.Tensor:
-        import torch
-
-        x = x.to(self.in_dtype).contiguous()
-        shape = tuple(x.shape)
-        if not self.profile.covers(shape):
-            raise BackendError(
-                f"input {shape} is outside the engine profile {self.profile.min}..{self.profile.max}: "
-                "rebuild with `vsr engine build` for this size"
-            )
-        ctx = self.context
-        if not ctx.set_input_shape(self.in_name, shape):
-            raise BackendError(f"TensorRT refused input shape {shape}: {self.loaded.logger.last_error()}")
-        out_shape = tuple(ctx.get_tensor_shape(self.out_name))
-        if len(out_shape) != 4 or min(out_shape) < 1:
-            raise BackendError(f"TensorRT gives output shape {out_shape} for input {shape}: the engine is not a 4-D image model")
-        out = torch.empty(out_shape, dtype=self.out_dtype, device=x.device)
-        if not (ctx.set_tensor_address(self.in_name, x.data_ptr()) and ctx.set_tensor_address(self.out_name, out.data_ptr())):
-            raise BackendError(f"TensorRT refused a buffer address: {self.loaded.logger.last_error()}")
-        # enqueue on the stream that is current here: the scheduler's compute stream
-        if not ctx.execute_async_v3(torch.cuda.current_stream(x.device).cuda_stream):
-            raise BackendError(f"TensorRT inference failed: {self.loaded.logger.last_error()} (run with --debug)")
-        return out

@@ -78,10 +78,15 @@ def build(model, profile_name, resolution, batch, precision, opt_level, device, 
     import tempfile
 
     from vsr.backends.onnx_export import export_onnx
+    from vsr.backends.recurrent import is_temporal
     from vsr.models.loader import load_model
 
     directory = resolve_dir(engine_dir)
     net = load_model(model)
+    if is_temporal(net.module) and profile.max[0] != 1:
+        # it runs one frame at a time, and `vsr upscale` asks for this profile (tensorrt_backend.profile_for)
+        profile = profile.single_frame()
+        click.echo(f"{model} is a temporal model: it runs one frame at a time, so the engine takes batch 1", err=True)
     with tempfile.TemporaryDirectory(prefix="vsr-onnx-") as tmp:
         onnx = export_onnx(net, Path(tmp) / "model.onnx", dtype=onnx_dtype(trt, precision))
         spec = engine_spec(model, onnx, precision=precision, profile=profile, opt_level=opt_level, device=device, trt=trt)

@@ -123,3 +123,43 @@ def test_cuda_backend_without_a_gpu_is_a_clear_error(make_clip, edsr_checkpoint,
     plan = replace(cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint), device="cuda")
     with pytest.raises(BackendError, match="use --device cpu"), CudaTorchBackend(plan.backend_spec()):
         pass
+
+
+def test_one_table_gives_the_choices_the_classes_and_the_reasons() -> None:
+    """--backend choices, the factory's classes and the plan's reasons all come from BACKEND_KINDS."""
+    import importlib
+
+    from vsr.backends.availability import BACKEND_KINDS
+    from vsr.backends.factory import BACKENDS
+    from vsr.config import BACKENDS as CHOICES
+    from vsr.plan import BACKEND_BASIS
+
+    assert CHOICES == ("auto", "torch", "openvino", "tensorrt")
+    assert set(BACKENDS) == {"swscale", "torch", "torch-cuda", "openvino", "tensorrt"}
+    for module, cls in BACKENDS.values():
+        if "tensorrt" not in module:  # importing it is cheap, but keep the table honest without the engine
+            assert getattr(importlib.import_module(module), cls).name in BACKEND_KINDS.keys() | {"torch-cuda"}
+    assert BACKEND_BASIS["tensorrt"] == "TensorRT is installed and a CUDA GPU is present"
+    assert BACKEND_BASIS["resampler"] == "non-learned resampler: FFmpeg's swscale"
+    assert [k.name for k in BACKEND_KINDS.values() if k.onnx] == ["torch"]  # ONNX Runtime runs graphs under torch
+
+
+def test_an_onnx_graph_under_a_backend_that_cannot_parse_it(make_clip, tmp_path, monkeypatch) -> None:
+    """Asked for by name: one usage error naming the fix; chosen by auto: PyTorch (ONNX Runtime) with the reason."""
+    torch = pytest.importorskip("torch")
+    from vsr.backends.availability import BACKEND_KINDS
+    from vsr.backends.onnx_export import export_onnx
+    from vsr.errors import UsageError
+    from vsr.models import loader
+    from vsr.models.loaded import LoadedModel
+
+    graph = export_onnx(LoadedModel.of(loader.build("edsr", num_features=8, num_blocks=1, scale=2).eval()), tmp_path / "g.onnx")
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    monkeypatch.setitem(BACKEND_KINDS, "tensorrt", replace(BACKEND_KINDS["tensorrt"], check=lambda device: None))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr("vsr.plan.choose_precision", lambda requested, device: choose_precision(requested, "cpu"))
+    with pytest.raises(UsageError, match=r"--backend tensorrt cannot run the ONNX graph .* use --backend torch \(ONNX Runtime runs it\)"):
+        make_plan(UpscaleOptions(input=clip, model=str(graph), backend="tensorrt"), check_paths=False)
+    plan = make_plan(UpscaleOptions(input=clip, model=str(graph)), check_paths=False)
+    assert (plan.backend, plan.device) == ("torch", "cuda")
+    assert plan.backend_reason == "PyTorch on CUDA (ONNX graphs run in ONNX Runtime)"

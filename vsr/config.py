@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKENDS = ("auto", "torch", "openvino", "tensorrt")
+from vsr.backends.availability import BACKEND_OPTIONS
+
+BACKENDS = BACKEND_OPTIONS  # --backend choices, from the table of backends (vsr.backends.availability)
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 CODECS = {  # short name -> FFmpeg encoder
     "h264": "libx264",

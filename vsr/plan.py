@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vsr.backends.availability import BACKEND_KINDS, FALLBACK, RESAMPLER
 from vsr.backends.precision import PrecisionChoice, choose_precision, fit_precision
 from vsr.backends.spec import BackendSpec, Frames, SourceFrames
 from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
@@ -36,12 +37,13 @@ CODEC_BASIS = {
     "deep": "10-bit input: HEVC Main 10 keeps the bits and TVs play it; H.264 High 10 rarely plays (--codec overrides)",
     "sdr": "8-bit SDR input: H.264 plays everywhere (--codec overrides)",
 }
-# Why the backend is what it is (Plan.backend_basis; {backend}, {where}, {detail} filled in) -> words.
+# Why the backend is what it is (Plan.backend_basis; {backend}, {where}, {detail} filled in) -> words;
+# a backend --backend auto takes is its own key (vsr.backends.availability.BACKEND_KINDS).
 BACKEND_BASIS = {
-    "resampler": "non-learned resampler: FFmpeg's swscale",
+    "resampler": f"non-learned resampler: {RESAMPLER.label}",
     "option": "asked for with --backend {backend}",
-    "tensorrt": "TensorRT is installed and a CUDA GPU is present",
-    "fallback": "PyTorch on {where} ({detail})",  # detail: why not TensorRT
+    **{k.name: k.auto_reason for k in BACKEND_KINDS.values() if k.auto_reason},
+    "fallback": FALLBACK.label + " on {where} ({detail})",  # detail: why not the backends auto prefers
 }
 
 
@@ -58,7 +60,7 @@ class Plan:
     model: str  # name or path as resolved
     model_source: str | None  # what vsr.models.loader.load_model gets; None for the resamplers
     model_scale: int  # native scale of the network (1 for resamplers: they resize in one step)
-    backend: str  # swscale | torch | openvino | tensorrt
+    backend: str  # a key of BACKEND_KINDS: swscale | torch | openvino | tensorrt
     device: str  # cpu | cuda | cuda:N
     precision: str  # fp32 | fp16 | bf16
     backend_basis: str  # key of BACKEND_BASIS: why this backend
@@ -79,7 +81,7 @@ class Plan:
     copy_streams: tuple[int, ...] = ()  # audio/subtitle/... streams copied packet for packet
     notes: tuple[str, ...] = ()  # what the user should know before it runs (streams not kept, ...)
     codec_basis: str = "option"  # key of CODEC_BASIS: why this encoder
-    backend_detail: str = ""  # the "fallback" basis: why not TensorRT
+    backend_detail: str = ""  # the "fallback" basis: why not the backends auto prefers
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
     model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
@@ -326,25 +328,20 @@ def choose_backend(opts: UpscaleOptions) -> tuple[str, str, PrecisionChoice, str
         index = int(opts.device.split(":", 1)[1])
         if index >= torch.cuda.device_count():
             raise BackendError(f"--device {opts.device}: only {torch.cuda.device_count()} CUDA device(s) present")
-    device = opts.device if opts.device != "auto" else ("cuda" if has_cuda and opts.backend != "openvino" else "cpu")
-    from vsr.backends.availability import openvino_problem, tensorrt_problem
-
-    if opts.backend == "torch":
-        backend, basis, detail = "torch", "option", ""
-    elif opts.backend == "openvino":
-        if problem := openvino_problem(device):
+    asked = BACKEND_KINDS.get(opts.backend)  # None: auto
+    on_cuda = has_cuda and (asked is None or "cuda" in asked.devices)
+    device = opts.device if opts.device != "auto" else ("cuda" if on_cuda else "cpu")
+    if asked is not None:
+        if problem := asked.problem(device):
             raise BackendError(problem)
-        backend, basis, detail = "openvino", "option", ""
-    else:
-        problem = tensorrt_problem(device)
-        if problem and opts.backend == "tensorrt":
-            raise BackendError(problem)
-        if opts.backend == "tensorrt":
-            backend, basis, detail = "tensorrt", "option", ""
-        elif problem is None:
-            backend, basis, detail = "tensorrt", "tensorrt", ""
-        else:
-            backend, basis, detail = "torch", "fallback", problem.split(":")[0].lower()
+        backend, basis, detail = asked.name, "option", ""
+    else:  # the first backend auto prefers that can run here, else the fallback with why the first could not
+        backend, basis, detail = FALLBACK.name, "fallback", ""
+        for kind in (k for k in BACKEND_KINDS.values() if k.auto_reason):
+            if (problem := kind.problem(device)) is None:
+                backend, basis, detail = kind.name, kind.name, ""
+                break
+            detail = detail or problem.split(":")[0].lower()
     return backend, device, choose_precision(opts.precision, device), basis, detail
 
 
@@ -398,20 +395,20 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         width, height, sar, label = even(info.width * model_scale), even(info.height * model_scale), info.sar, f"x{model_scale}"
 
     if source is None:
-        backend, device, basis, detail = "swscale", "cpu", "resampler", ""
+        backend, device, basis, detail = RESAMPLER.name, "cpu", "resampler", ""
         precision = PrecisionChoice("fp32", "resampler: swscale's own arithmetic")
         model_facts, tile_overlap, model_notes = None, opts.tile_overlap, ()
-        if opts.backend in ("tensorrt", "openvino"):
-            raise UsageError(f"{model} is a resampler and runs in FFmpeg's swscale; --backend {opts.backend} needs a network model")
+        if opts.backend in BACKEND_KINDS and BACKEND_KINDS[opts.backend].networks_only:
+            raise UsageError(f"{model} is a resampler and runs in {RESAMPLER.label}; --backend {opts.backend} needs a network model")
     else:
         backend, device, precision, basis, detail = choose_backend(opts)
         model_facts, tile_overlap, model_notes = _model_facts(opts, model, source, model_scale)
         precision = fit_precision(precision, model_facts.precisions, opts.precision, device, model)
-        if backend in ("tensorrt", "openvino") and _onnx_links(model_facts):
+        if BACKEND_KINDS[backend].onnx is None and _onnx_links(model_facts):
             if basis == "option":
                 raise UsageError(f"--backend {backend} cannot run the ONNX graph in {model} yet: "
-                                 "use --backend torch (ONNX Runtime runs it)")
-            backend, basis, detail = "torch", "fallback", "ONNX graphs run in ONNX Runtime"
+                                 f"use --backend {FALLBACK.name} ({FALLBACK.onnx} runs it)")
+            backend, basis, detail = FALLBACK.name, "fallback", f"ONNX graphs run in {FALLBACK.onnx}"
     codec, pix_fmt, codec_basis = encoder_settings(opts, info)
     output = Path(opts.output) if opts.output else default_output(info, label, codec)
     if check_paths:

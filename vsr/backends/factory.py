@@ -1,30 +1,29 @@
-"""Which backend runs a plan: one name -> class table; a backend's heavy modules load on use."""
+"""Which backend runs a plan: the classes of ``availability.BACKEND_KINDS``; a backend's heavy modules load on use."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
 
+from vsr.backends.availability import BACKEND_KINDS, device_kind
+
 if TYPE_CHECKING:
     from vsr.backends.base import Backend
     from vsr.backends.spec import BackendSpec
     from vsr.plan import Plan
 
-# name -> (module, class); "torch" on a CUDA device runs the pipelined GPU backend
+# entry -> (module, class), read off BACKEND_KINDS: a backend's first class under its own name, the classes
+# for other device kinds as "name-device" ("torch-cuda": PyTorch on a GPU runs the pipelined GPU backend)
 BACKENDS: dict[str, tuple[str, str]] = {
-    "swscale": ("vsr.backends.resample_backend", "ResampleBackend"),
-    "torch": ("vsr.backends.torch_backend", "TorchBackend"),
-    "openvino": ("vsr.backends.openvino_backend", "OpenVINOBackend"),
-    "torch-cuda": ("vsr.backends.cuda_backend", "CudaTorchBackend"),
-    "tensorrt": ("vsr.backends.tensorrt_backend", "TensorRTBackend"),
+    (kind.name if i == 0 else f"{kind.name}-{device}"): (module, cls)
+    for kind in BACKEND_KINDS.values() for i, (device, module, cls) in enumerate(kind.runs)
 }
 
 
 def backend_name(spec: BackendSpec) -> str:
     """The table entry for a spec: its backend, with PyTorch on a GPU as ``torch-cuda``."""
-    if spec.backend == "torch" and spec.device.startswith("cuda"):
-        return "torch-cuda"
-    return spec.backend
+    on_device = f"{spec.backend}-{device_kind(spec.device)}"
+    return on_device if on_device in BACKENDS else spec.backend
 
 
 def create_backend(plan: Plan) -> Backend:

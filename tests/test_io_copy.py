@@ -24,7 +24,7 @@ def test_packets_copied_after_the_input_is_closed(make_clip, tmp_path):
         with av.open(str(src)) as other:
             next(other.demux())
 
-    with VideoWriter(plan, plan.copy_streams) as writer:
+    with VideoWriter(plan.encoder_spec(), plan.copy_streams) as writer:
         for packet in queued:
             writer.copy(packet)
         for frame in frames:

@@ -372,7 +372,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             memory.sample()
 
             say("timing end to end")
-            writer = VideoWriter(plan, plan.copy_streams, encoder_threads=opts.encoder_threads) if opts.encode else _Discard()
+            writer = VideoWriter(plan.encoder_spec(), plan.copy_streams, encoder_threads=opts.encoder_threads) if opts.encode else _Discard()
             result = pipeline.run(plan, writer=writer, backend=backend)
             sync()
             memory.sample()

@@ -171,7 +171,7 @@ def _encode_seconds(plan: Plan, frames: list[av.VideoFrame]) -> float:
     with tempfile.TemporaryDirectory(prefix="vsr-estimate-") as tmp:
         from vsr.io.writer import VideoWriter
 
-        probe = replace(plan, output=Path(tmp) / f"calibration{plan.output.suffix}", copy_streams=(), overwrite=True)
+        probe = replace(plan.encoder_spec(), output=Path(tmp) / f"calibration{plan.output.suffix}")
         with VideoWriter(probe, ()) as writer:
             started = time.perf_counter()
             for frame in out:

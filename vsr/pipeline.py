@@ -109,7 +109,7 @@ class _Pipeline:
         self.reader = VideoReader(plan.source, self.section, strict=plan.strict, copy_streams=tuple(plan.copy_streams),
                                   on_packet=self.copy_q.put)
         whole = plan.section
-        self.writer = writer or VideoWriter(plan, plan.copy_streams, time_offset=whole.start, time_end=whole.end)
+        self.writer = writer or VideoWriter(plan.encoder_spec(), plan.copy_streams, time_offset=whole.start, time_end=whole.end)
         self.busy = dict.fromkeys(STAGES, 0.0)
         self.written = 0  # frames handed to the writer (written by the encode thread only)
         self.deinterlaced_unwritten = 0  # deinterlaced frames that are not written (read by the decode thread only)

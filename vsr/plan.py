@@ -19,9 +19,11 @@ from vsr.backends.precision import PrecisionChoice, choose_precision, fit_precis
 from vsr.backends.spec import BackendSpec, Frames, SourceFrames
 from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
+from vsr.io.colour import output_tags
 from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import StreamInfo, VideoInfo, probe
 from vsr.io.reader import Section
+from vsr.io.spec import EncoderSpec
 from vsr.models.resolver import resolve
 
 if TYPE_CHECKING:
@@ -163,6 +165,17 @@ class Plan:
             tile_overlap=self.tile_overlap, engine_dir=self.engine_dir,
             input=SourceFrames(src.width, src.height, src.pix_fmt, src.codec, src.colour),
             output=Frames(self.width, self.height, self.pix_fmt),
+        )
+
+    def encoder_spec(self) -> EncoderSpec:
+        """What the writer, a job's segment files and the join need of this plan (they never see the plan)."""
+        src = self.source
+        return EncoderSpec(
+            output=self.output, source=src.path, stream_index=src.stream_index, codec=self.codec,
+            pix_fmt=self.pix_fmt, crf=self.crf, preset=self.preset, width=self.width, height=self.height,
+            sar=self.sar, time_base=src.time_base,
+            frame_rate=src.frame_rate if src.frame_rate and src.frame_rate > 0 else None,
+            colour=output_tags(src.colour, src.height), hdr=src.hdr, rotation=src.rotation,
         )
 
     def to_dict(self) -> dict:

@@ -1,5 +1,5 @@
 """Encode the upscaled video, copy the other streams packet for packet, and only rename the
-result into place when everything succeeded."""
+result into place when everything succeeded. What to write is an ``EncoderSpec`` (``Plan.encoder_spec``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import av
 from vsr.atomic import AtomicFile
 from vsr.config import MP4_FAMILY
 from vsr.errors import OutputError
-from vsr.io.colour import output_tags
 from vsr.io.hdr import HDR_ENCODERS, encoder_hdr_params
 from vsr.io.probe import open_input
+from vsr.io.spec import EncoderSpec
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,11 @@ _THREADED_ENCODERS = {"libx264", "libx265", "libsvtav1", "prores_ks", "ffv1", "l
 class VideoWriter:
     """Writes to a temporary file beside ``output``; ``commit`` renames it into place."""
 
-    def __init__(self, plan, copy_streams: tuple[int, ...], time_offset: float = 0.0, time_end: float | None = None,
-                 *, encoder_threads: int = 0) -> None:
-        self.plan = plan
+    def __init__(self, spec: EncoderSpec, copy_streams: tuple[int, ...], time_offset: float = 0.0,
+                 time_end: float | None = None, *, encoder_threads: int = 0) -> None:
+        self.spec = spec
         self.encoder_threads = encoder_threads  # 0: the encoder uses every core
-        self.output = Path(plan.output)
+        self.output = Path(spec.output)
         self.copy_streams = copy_streams
         self.time_offset = time_offset  # seconds subtracted from every timestamp (for --start)
         self.time_end = time_end  # end of the section in input time (None: to the end)
@@ -78,11 +78,10 @@ class VideoWriter:
 
     # -- setup -----------------------------------------------------------------------------------
     def _setup(self) -> None:
-        info = self.plan.source
         out = self._container
-        with open_input(info.path) as src:
+        with open_input(self.spec.source) as src:
             out.metadata.update({k: v for k, v in src.metadata.items() if k.lower() not in _SKIP_METADATA})
-            in_video = src.streams[info.stream_index]
+            in_video = src.streams[self.spec.stream_index]
             self._add_video(out, in_video)
             for index in self.copy_streams:
                 template = src.streams[index]
@@ -95,42 +94,41 @@ class VideoWriter:
                 out.set_chapters(chapters)
 
     def _add_video(self, out, in_video) -> None:
-        plan, info = self.plan, self.plan.source
-        rate = info.frame_rate if info.frame_rate and info.frame_rate > 0 else None
+        spec = self.spec
         options = {}
-        if plan.crf is not None and plan.codec in ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"):
-            options["crf"] = str(plan.crf)
-        elif plan.crf is not None and plan.codec.endswith("_nvenc"):
-            options["cq"] = str(plan.crf)
-        if plan.preset:
-            options["preset"] = plan.preset
+        if spec.crf is not None and spec.codec in ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9"):
+            options["crf"] = str(spec.crf)
+        elif spec.crf is not None and spec.codec.endswith("_nvenc"):
+            options["cq"] = str(spec.crf)
+        if spec.preset:
+            options["preset"] = spec.preset
         # HDR10 static metadata go into the new bitstream (SEI messages / metadata OBUs)
-        params = (["log-level=error"] if plan.codec == "libx265" else []) + encoder_hdr_params(plan.codec, info.hdr)
-        if plan.codec == "libx265" and self.encoder_threads:
+        params = (["log-level=error"] if spec.codec == "libx265" else []) + encoder_hdr_params(spec.codec, spec.hdr)
+        if spec.codec == "libx265" and self.encoder_threads:
             params.append(f"pools={self.encoder_threads}")
         if params:
-            options[HDR_ENCODERS[plan.codec]] = ":".join(params)
+            options[HDR_ENCODERS[spec.codec]] = ":".join(params)
         try:
-            video = out.add_stream(plan.codec, rate=rate, options=options)
+            video = out.add_stream(spec.codec, rate=spec.frame_rate, options=options)
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot use encoder {plan.codec}: {exc}") from exc
+            raise OutputError(f"cannot use encoder {spec.codec}: {exc}") from exc
         cc = video.codec_context
-        cc.width, cc.height = plan.width, plan.height
-        cc.pix_fmt = plan.pix_fmt
-        cc.time_base = info.time_base
-        video.time_base = info.time_base
-        cc.sample_aspect_ratio = plan.sar
-        tags = self._tags = output_tags(info.colour, info.height)
+        cc.width, cc.height = spec.width, spec.height
+        cc.pix_fmt = spec.pix_fmt
+        cc.time_base = spec.time_base
+        video.time_base = spec.time_base
+        cc.sample_aspect_ratio = spec.sar
+        tags = self._tags = spec.colour
         cc.colorspace, cc.color_primaries = tags.colorspace, tags.primaries
         cc.color_trc, cc.color_range = tags.transfer, tags.color_range
-        if plan.codec in _THREADED_ENCODERS:
+        if spec.codec in _THREADED_ENCODERS:
             cc.thread_count = self.encoder_threads
             cc.thread_type = "AUTO"
         video.metadata.update({k: v for k, v in in_video.metadata.items() if k in ("language", "title")})
         video.disposition = in_video.disposition
-        if info.rotation:
-            video.set_display_rotation(info.rotation)
-        if plan.codec == "libx265" and self.output.suffix.lower() in MP4_FAMILY:
+        if spec.rotation:
+            video.set_display_rotation(spec.rotation)
+        if spec.codec == "libx265" and self.output.suffix.lower() in MP4_FAMILY:
             cc.codec_tag = "hvc1"  # parameter sets in the sample entry: what Apple players require
         self._video = video
 
@@ -145,7 +143,7 @@ class VideoWriter:
         try:
             packets = self._video.encode(frame)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"encoder {self.plan.codec} failed: {exc}") from exc
+            raise OutputError(f"encoder {self.spec.codec} failed: {exc}") from exc
         for packet in packets:
             self.mux_video(packet)
         self.frames_written += 1

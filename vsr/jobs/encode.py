@@ -26,7 +26,7 @@ def start_segment(plan: Plan, segment: Segment, folder: Path,
     """Encode one segment, leaving the encoder's flush (its lookahead: about a second of serial
     work at HD) to a thread, so the next segment can start meanwhile; ``finish()`` waits for it."""
     path = folder / segment.file_name
-    writer = SegmentWriter(plan, path, time_offset=plan.start or 0.0, background=True)
+    writer = SegmentWriter(plan.encoder_spec(), path, time_offset=plan.start or 0.0, background=True)
     progress = (lambda p: on_frames(p.frames)) if on_frames else None
     # bwdif looks at the frames on either side, a temporal model at the frames before: decode those
     # too, so the frames at a join are as in a single pass (they cost a GOP more decoding).

@@ -15,21 +15,23 @@ from pathlib import Path
 import av
 
 from vsr.errors import OutputError
-from vsr.io.reader import VideoReader
+from vsr.io.probe import VideoInfo
+from vsr.io.reader import Section, VideoReader
+from vsr.io.spec import EncoderSpec
 from vsr.io.writer import VideoWriter
 from vsr.jobs.segment_file import read_packets, read_trailer
-from vsr.plan import Plan
 
 
-def join_segments(plan: Plan, files: list[Path]) -> int:
-    """Write ``plan.output`` from the segment ``files`` (in order); returns the video packets written."""
-    section = plan.section
+def join_segments(spec: EncoderSpec, source: VideoInfo, section: Section, copy_streams: tuple[int, ...],
+                  files: list[Path]) -> int:
+    """Write ``spec.output`` from the segment ``files`` (in order), with the ``copy_streams`` of ``source``
+    over ``section``; returns the video packets written."""
     headers = [read_trailer(f)["extradata"] for f in files]
     if any(h != headers[0] for h in headers):
         bad = next(f for f, h in zip(files, headers) if h != headers[0])
         raise OutputError(f"{bad.name} was encoded with other encoder headers than {files[0].name}: run again with --restart")
-    writer = VideoWriter(plan, plan.copy_streams, time_offset=section.start, time_end=section.end)
-    reader = VideoReader(plan.source, section, copy_streams=plan.copy_streams)
+    writer = VideoWriter(spec, copy_streams, time_offset=section.start, time_end=section.end)
+    reader = VideoReader(source, section, copy_streams=copy_streams)
     count = 0
     with writer, reader:
         video = ((_seconds(p) + section.start, 0, n, p) for n, p in enumerate(_monotonic(_chain(files))))

@@ -96,7 +96,8 @@ def run_job(plan: Plan, job: JobOptions, on_progress: Callable[[Progress], None]
         raise type(exc)(f"{exc} ({len(manifest.done)} of {len(manifest.segments)} segments done, kept in {folder}: "
                         "run the same command again to resume)") from exc
 
-    join_segments(plan, [manifest.segment_path(s) for s in manifest.segments])
+    join_segments(plan.encoder_spec(), plan.source, plan.section, plan.copy_streams,
+                  [manifest.segment_path(s) for s in manifest.segments])
     if not job.keep_job:
         shutil.rmtree(folder)
     return _result(plan, manifest, outcomes, resumed, time.perf_counter() - started)

@@ -21,6 +21,7 @@ import av
 
 from vsr.atomic import AtomicFile
 from vsr.errors import OutputError
+from vsr.io.spec import EncoderSpec
 from vsr.io.writer import VideoWriter, _format_for
 
 MAGIC = b"VSRSEG1\n"
@@ -32,8 +33,8 @@ _TRAILER = struct.Struct("<I")
 class SegmentWriter(VideoWriter):
     """The output's encoder (same settings as a single pass), packets recorded to ``path``."""
 
-    def __init__(self, plan, path: Path, time_offset: float = 0.0, *, background: bool = False) -> None:
-        super().__init__(plan, (), time_offset=time_offset)
+    def __init__(self, spec: EncoderSpec, path: Path, time_offset: float = 0.0, *, background: bool = False) -> None:
+        super().__init__(spec, (), time_offset=time_offset)
         self.path = Path(path)
         self.background = background  # commit() flushes in a thread; wait() joins it
         self._atomic = AtomicFile(self.path)

@@ -167,3 +167,34 @@ def test_batches_run_like_single_frames(tmp_path, networks):
         whole = net(x)
         single = torch.cat([net(x[i : i + 1]) for i in range(3)])
     assert torch.allclose(whole, single, atol=1e-5)
+
+
+def test_arch_takes_spandrel_names(tmp_path, networks):
+    """--arch DAT (any case) loads with spandrel's DAT only; the wrong one, or a name nobody knows, says so."""
+    dat = save_as(networks["dat"].state_dict(), tmp_path / "dat", "bare.pth")
+    old = save_as(networks["esrgan-old-x4"].state_dict(), tmp_path / "old", "bare.pth")
+    assert load_model(dat, arch="dat").describe().arch == "DAT"
+    assert describe(dat, arch="DAT").scale == 2
+    assert load_model(old, arch="ESRGAN").scale == 4  # vsr's esrgan (rrdbnet) layout does not fit: spandrel's does
+    with pytest.raises(UnsupportedModelError, match="does not look like spandrel's HAT.*leave out --arch"):
+        load_model(dat, arch="hat")
+    with pytest.raises(UnsupportedModelError, match="does not look like rrdbnet or spandrel's ESRGAN"):
+        load_model(dat, arch="esrgan")
+    with pytest.raises(ModelError, match=r"unknown architecture 'nope'; vsr's: .*edsr.*spandrel's: .*DAT.*SwinIR"):
+        load_model(dat, arch="nope")
+
+
+def test_models_info_describes_each_member_of_a_family(vsr):
+    from vsr.models import registry
+
+    family = next((e.family for e in registry.installed_shipped() if e.family), None)
+    if family is None:
+        pytest.skip("no shipped family installed")
+    members = sorted((e.scale, e.name) for e in registry.installed_shipped() if e.family == family)
+    run = vsr("models", "info", family)
+    assert run.returncode == 0, str(run)
+    assert run.stdout.splitlines()[0].startswith(f"{family}: {len(members)} members installed")
+    for scale, name in members:
+        assert f"x{scale}: {name}" in run.stdout and f"scale          x{scale}" in run.stdout
+    data = vsr("models", "info", family, "--json").json()
+    assert data["family"] == family and [m["scale"] for m in data["members"]] == [s for s, _ in members]

@@ -13,7 +13,7 @@ from vsr.cli.common import debug_option, handle_errors
 @click.option("--model", "-m", "source", required=True, help="Registry name or .pth/.pt/.safetensors path.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.onnx")
 @click.option("--opset", type=int, default=17, show_default=True)
-@click.option("--arch", default=None, help="Architecture, when detection needs help (e.g. esrgan, srvgg).")
+@click.option("--arch", default=None, help="Architecture of a checkpoint, when detection needs help: one of vsr's (edsr, esrgan, compact, span, ...) or spandrel's (ESRGAN, DAT, HAT, SwinIR, ...); an unknown name lists them all.")
 @click.option("--scale", type=int, default=None, help="Scale for scale-free weights (SRCNN, VDSR).")
 @debug_option
 @handle_errors

@@ -90,22 +90,53 @@ def download(name: str, url: str | None, sha256: str | None, accept_unverified: 
 
 @models.command("info")
 @click.argument("model")
-@click.option("--arch", default=None, help="Architecture, when vsr's detection needs help (e.g. esrgan, srvgg).")
+@click.option("--arch", default=None, help="Architecture of a checkpoint, when detection needs help: one of vsr's (edsr, esrgan, compact, span, ...) or spandrel's (ESRGAN, DAT, HAT, SwinIR, ...); an unknown name lists them all.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @debug_option
 @handle_errors
 def info(model: str, arch: str | None, as_json: bool, debug: bool) -> None:
-    """What MODEL (a file, ONNX graph, name or chain A+B) is: architecture, loader, scale, precisions, metadata."""
+    """What MODEL (a file, ONNX graph, name, family or chain A+B) is: architecture, loader, scale, precisions,
+    metadata; a family (e.g. edsr-baseline) is described member by member."""
     import json
 
     from vsr.models.loader import describe
 
-    facts = describe(model, arch=arch)
-    if as_json:
-        click.echo(json.dumps(facts.to_dict()))
+    members = _members(model, arch)
+    if members is None:  # one model
+        facts = describe(model, arch=arch)
+        if as_json:
+            click.echo(json.dumps(facts.to_dict()))
+            return
+        for line in _info_lines(facts):
+            click.echo(line)
         return
-    for line in _info_lines(facts):
-        click.echo(line)
+    described = {scale: describe(source, arch=arch) for scale, source in members.items()}
+    if as_json:
+        click.echo(json.dumps({"family": model, "members": [f.to_dict() for f in described.values()]}))
+        return
+    click.echo(f"{model}: {len(described)} member{'s' if len(described) > 1 else ''} installed "
+               f"({', '.join(f'x{s}' for s in described)})")
+    for scale, facts in described.items():
+        click.echo(f"x{scale}: {members[scale]}")
+        for line in _info_lines(facts, "  "):
+            click.echo(line)
+
+
+def _members(model: str, arch: str | None) -> dict[int, str] | None:
+    """A family name's (or a chain with family links') members by native scale, as ``--model`` resolves
+    them; None for anything that names one model (a file, a member, a resampler)."""
+    from pathlib import Path
+
+    from vsr.models import registry
+    from vsr.models.loader import is_chain
+    from vsr.models.resolver import resolve
+
+    if Path(model).expanduser().is_file() or registry.is_resampler(model):
+        return None
+    if any(e.name == model for e in registry.SHIPPED) or registry.find(model) is not None:
+        return None  # a member or a published checkpoint: its registry entry says what it is
+    scales = resolve(model, arch=arch).scales
+    return dict(sorted(scales.items())) if len(scales) > 1 or not is_chain(model) else None
 
 
 def _info_lines(facts, indent: str = "") -> list[str]:

@@ -201,10 +201,14 @@ def _detect(
     hints: dict[str, Any],
     overrides: dict[str, Any],
 ) -> Detected | None:
-    """vsr's own shape-only detection (``arch``: of that architecture only); None when no layout fits."""
+    """vsr's own shape-only detection (``arch``: of that architecture only); None when no layout fits
+    (or ``arch`` is one of spandrel's architectures only)."""
     from vsr.models import architectures
 
-    found = architectures.detect(shapes, arch=architecture(arch).name if arch is not None else None)
+    own = _own_arch(arch)
+    if arch is not None and own is None:
+        return None
+    found = architectures.detect(shapes, arch=own)
     if found is None:
         return None
     if meta.get("arch") == found.arch:
@@ -216,11 +220,33 @@ def _detect(
     return found
 
 
+def _own_arch(arch: str | None) -> str | None:
+    """vsr's name for ``--arch``; None when it is None or only spandrel knows it; a ModelError naming
+    both lists when neither does."""
+    from vsr.models import architectures
+
+    if arch is None:
+        return None
+    if (own := architectures.get(arch)) is not None:
+        return own.name
+    from vsr.models.spandrel_net import spandrel_architecture, spandrel_names
+
+    if spandrel_architecture(arch) is None:
+        raise ModelError(f"unknown architecture {arch!r}; vsr's: {', '.join(architectures.supported())} "
+                         f"(and aliases such as esrgan, compact); spandrel's: {', '.join(spandrel_names())}")
+    return None
+
+
 def _unrecognised(where: str, shapes: dict[str, tuple[int, ...]], arch: str | None) -> UnsupportedModelError:
     from vsr.models import architectures
 
     if arch is not None:
-        return UnsupportedModelError(f"{where} does not look like {architecture(arch).name} ({_describe(shapes)}); "
+        from vsr.models.spandrel_net import spandrel_architecture
+
+        theirs = spandrel_architecture(arch)
+        names = [architecture(arch).name] if architectures.get(arch) else []
+        names += [f"spandrel's {theirs.architecture.id}"] if theirs else []
+        return UnsupportedModelError(f"{where} does not look like {' or '.join(names)} ({_describe(shapes)}); "
                                      "leave out --arch to let vsr and spandrel detect it")
     return UnsupportedModelError(
         f"{where} has an unrecognised layout ({_describe(shapes)}): neither vsr's architectures "
@@ -270,7 +296,8 @@ def load_model(
     detected by vsr's own architectures first (shape-only), then by spandrel (``vsr.models.spandrel_net``).
     ``LoadedModel.facts`` says which loader took it and why.
 
-    ``arch`` restricts vsr's detection to one architecture (aliases such as ``esrgan`` accepted);
+    ``arch`` restricts detection to one architecture: vsr's (aliases such as ``esrgan`` accepted), then
+    spandrel's of that name (``DAT``, ``HAT``, ``ESRGAN``...; case-insensitive);
     ``overrides`` (e.g. ``scale=3`` for SRCNN/VDSR, ``res_scale=0.1`` for EDSR) replace detected values.
     """
     if is_chain(source):
@@ -294,13 +321,13 @@ def load_model(
         loaded = LoadedModel.of(model, source=str(source))
         facts = replace(loaded.describe(), why=_why_vsr(found), metadata=described)
         return replace(loaded, facts=facts)
-    if arch is not None:
-        raise _unrecognised(str(path), shapes, arch)
-    from vsr.models.spandrel_net import load_spandrel
+    from vsr.models.spandrel_net import load_spandrel, spandrel_architecture
 
-    loaded = load_spandrel(raw if isinstance(raw, dict) else {}, str(path), described)
+    if arch is not None and spandrel_architecture(arch) is None:
+        raise _unrecognised(str(path), shapes, arch)
+    loaded = load_spandrel(raw if isinstance(raw, dict) else {}, str(path), described, arch=arch)
     if loaded is None:
-        raise _unrecognised(str(path), shapes, None)
+        raise _unrecognised(str(path), shapes, arch)
     loaded.module.to(device)
     return loaded
 

@@ -44,15 +44,36 @@ def _precisions(descriptor: Any) -> tuple[str, ...]:
     return ("fp32",) + (("fp16",) if descriptor.supports_half else ()) + (("bf16",) if descriptor.supports_bfloat16 else ())
 
 
-def load_spandrel(raw: Mapping[str, Any], where: str, metadata: Mapping[str, str], why: str = "") -> LoadedModel | None:
+def spandrel_architecture(name: str) -> Any | None:
+    """spandrel's architecture (its ``ArchSupport``) whose id or name is ``name``, case-insensitively; None if none."""
+    import spandrel
+
+    key = name.lower()
+    return next((s for s in spandrel.MAIN_REGISTRY.architectures()
+                 if key in (s.architecture.id.lower(), s.architecture.name.lower())), None)
+
+
+def spandrel_names() -> list[str]:
+    """The architecture ids spandrel loads (what ``--arch`` takes beside vsr's own names)."""
+    import spandrel
+
+    return sorted((s.architecture.id for s in spandrel.MAIN_REGISTRY.architectures()), key=str.lower)
+
+
+def load_spandrel(raw: Mapping[str, Any], where: str, metadata: Mapping[str, str], why: str = "", *,
+                  arch: str | None = None) -> LoadedModel | None:
     """The network in ``raw`` (a checkpoint as read, in any wrapping spandrel knows); None when spandrel
-    does not know the layout, an UnsupportedModelError when it knows it but cannot use it."""
+    does not know the layout (with ``arch``, a spandrel architecture name: when it is not that one), an
+    UnsupportedModelError when it knows it but cannot use it."""
     import spandrel
 
     state = spandrel.canonicalize_state_dict(dict(raw))
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    support = spandrel_architecture(arch) if arch is not None else None
+    if support is not None and not support.detect(state):
+        return None  # the caller says what --arch did not match
     try:
-        descriptor = spandrel.ModelLoader().load_from_state_dict(state)
+        descriptor = support.architecture.load(state) if support else spandrel.ModelLoader().load_from_state_dict(state)
     except spandrel.UnsupportedModelError:
         return None  # the caller names what neither loader knew
     except (RuntimeError, KeyError, ValueError, AssertionError, TypeError, IndexError) as exc:

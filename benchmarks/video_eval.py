@@ -1,0 +1,80 @@
+"""Our video tables: held-out real clips scored by the video SR protocol (``vsr eval`` on video).
+
+The validation clips (set aside from video training; everything else in ../shared/videos trains):
+
+- ``flutter_bee.mp4`` (1280x720, 4 s, 120 frames), all of it;
+- the last 15 s of ``mdn_tears-of-steel-battle-clip-medium.webm`` (800x332, 24 fps, 360 frames:
+  handheld camera, many cuts).
+
+Both are web encodes: ground truth = MATLAB bicubic 1/2 of each decoded frame (``--gt-downscale 2``),
+which removes the source's own codec damage. LR = MATLAB bicubic 1/scale of that; "h264=25" sends
+the LR clip through libx264 CRF 25 with B-frames (``vsr.quality.video_degrade``, seed 0). Every model
+runs through vsr upscale's backend in frame order; fp32 unless ``--precision``. The ground truth is
+read once and shared by every row. Per model and LR: PSNR-Y, SSIM-Y (all frames, no shave; mean per
+clip, then over the two clips), tOF, flicker, and the backend's CPU seconds per frame.
+
+    PYTHONPATH=. nice -n 19 python benchmarks/video_eval.py --scale 4 \\
+        --models bicubic,edsr-baseline,edsr-baseline-archive --codecs none,h264=25 --json video_x4.json
+
+The same numbers for one clip and one cell with the CLI:
+
+    vsr eval ../shared/videos/flutter_bee.mp4 --scale 4 --gt-downscale 2 --model edsr-baseline --codec h264=25
+    vsr eval ../shared/videos/mdn_tears-of-steel-battle-clip-medium.webm --start -15 --scale 4 --gt-downscale 2 \\
+        --model edsr-baseline --codec h264=25
+
+``--max-frames N`` keeps the first N frames of each clip (a quick check, not a table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vsr.quality.video_clips import ClipSource, ClipWindow, read_clip
+from vsr.quality.video_eval import evaluate_clips
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+VALIDATION = (  # (file, start in seconds; negative: before the end)
+    ("flutter_bee.mp4", None),
+    ("mdn_tears-of-steel-battle-clip-medium.webm", -15.0),
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the validation clips")
+    ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--models", default="bicubic,edsr-baseline,edsr-baseline-archive")
+    ap.add_argument("--codecs", default="none,h264=25", help="comma-separated LR conditions: none or a --codec spec")
+    ap.add_argument("--gt-downscale", type=int, default=2)
+    ap.add_argument("--max-frames", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--json", type=Path, default=None, help="also write every result (per clip, per frame) here")
+    args = ap.parse_args()
+
+    clips = []
+    for name, start in VALIDATION:
+        window = ClipWindow(start=start, max_frames=args.max_frames, downscale=args.gt_downscale)
+        clips.append(read_clip(ClipSource(Path(name).stem, args.videos / name, "video"), window))
+        print(f"# {name}: {len(clips[-1].frames)} frames, ground truth "
+              f"{clips[-1].frames[0].shape[1]}x{clips[-1].frames[0].shape[0]}", flush=True)
+
+    print(f"\n| x{args.scale} | LR | PSNR-Y | SSIM-Y | tOF | flicker | s/frame |\n|---|---|---|---|---|---|---|")
+    records = []
+    for codec in args.codecs.split(","):
+        for model in args.models.split(","):
+            res = evaluate_clips(clips, args.scale, model, codec=None if codec == "none" else codec, seed=args.seed,
+                                 device=args.device, precision=args.precision)
+            seconds = sum(c.seconds for c in res.clips) / res.frames
+            print(f"| {res.model} | {'clean' if codec == 'none' else codec} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
+                  f"{res.tof:.3f} | {res.flicker:.2f} | {seconds:.3f} |", flush=True)
+            records.append(res.to_dict())
+    if args.json:
+        args.json.write_text(json.dumps(records))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ flicker of every pair of consecutive frames; the mean per clip, then the mean ov
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vsr.errors import ModelError
+from vsr.errors import InputError, ModelError
 from vsr.quality.datasets import make_lr, mod_crop
 from vsr.quality.video_clips import Clip, ClipWindow, find_clips, read_clip
 from vsr.quality.video_metrics import ClipScorer, FrameScore
@@ -182,8 +182,8 @@ def upscale_frames(plan, scale: int, frames: Sequence[np.ndarray], fps: Fraction
             timer.seconds += time.perf_counter() - started
             if outs is None:
                 return
-            for out in outs:
-                yield out.to_ndarray(format="rgb24")
+            for out in outs:  # a copy: to_ndarray() can view a buffer PyAV's reformatter reuses
+                yield out.to_ndarray(format="rgb24").copy()
 
 
 def evaluate_clip(clip: Clip, scale: int, model: str | None, *, degradation, seed: int, backend: str, device: str,
@@ -213,8 +213,8 @@ def evaluate_clip(clip: Clip, scale: int, model: str | None, *, degradation, see
     return ClipResult(clip.name, (gw, gh), (w, h), degraded, scorer.frames, timer.seconds), plan
 
 
-def evaluate_video(
-    ground_truth: str | Path,
+def evaluate_clips(
+    clips: Iterable[Clip],
     scale: int,
     model: str | None = None,
     *,
@@ -227,20 +227,28 @@ def evaluate_video(
     window: ClipWindow = ClipWindow(),
     on_clip: Callable[[ClipResult], None] | None = None,
 ) -> VideoEvalResult:
-    """Mean PSNR/SSIM/tOF/flicker of ``model`` on the clips of ``ground_truth`` (a video file, a folder
-    of video files, or a folder of clip folders); ``degrade`` (per-frame stages) and ``codec`` (over the
-    whole LR clip) as in :mod:`vsr.quality.video_degrade`."""
+    """Mean PSNR/SSIM/tOF/flicker of ``model`` on ground-truth clips (read one at a time when ``clips``
+    is a generator); ``degrade`` (per-frame stages) and ``codec`` (over the whole LR clip) as in
+    :mod:`vsr.quality.video_degrade`; ``window`` is only recorded (the clips are already cut)."""
     from vsr.quality.video_degrade import parse_video
 
     degradation = parse_video(degrade, codec)
-    sources = find_clips(ground_truth)
     results, plan = [], None
-    for source in sources:
-        clip = read_clip(source, window)
+    for clip in clips:
         result, plan = evaluate_clip(clip, scale, model, degradation=degradation, seed=seed, backend=backend,
                                      device=device, precision=precision)
         results.append(result)
         if on_clip:
             on_clip(result)
+    if plan is None:
+        raise InputError("no clips to evaluate")
     return VideoEvalResult(model=plan.model, scale=scale, clips=results, degrade=degradation.label, seed=seed,
                            precision=plan.precision, backend=plan.backend, device=plan.device, window=window)
+
+
+def evaluate_video(ground_truth: str | Path, scale: int, model: str | None = None, *,
+                   window: ClipWindow = ClipWindow(), **options: Any) -> VideoEvalResult:
+    """:func:`evaluate_clips` on the clips of ``ground_truth`` (a video file, a folder of video files, or
+    a folder of clip folders), each cut and shrunk by ``window``."""
+    sources = find_clips(ground_truth)
+    return evaluate_clips((read_clip(s, window) for s in sources), scale, model, window=window, **options)

@@ -120,7 +120,7 @@ def test_srgan_stage_from_pretrained_srresnet(tmp_path):
     res = train(_cfg(tmp_path, out_dir=str(tmp_path / "gan"), **gan_cfg), lambda k, i: events.append((k, i)))
     assert any("copied" in i.get("message", "") for k, i in events if k == "log")
     assert np.isfinite([i["loss"] for k, i in events if k == "step"]).all()
-    ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "gan" / "last.pt", weights_only=True)  # plain tensors and numbers only
     assert "disc" in ck["gan"]
     # resuming the GAN stage equals the uninterrupted run
     train(_cfg(tmp_path, out_dir=str(tmp_path / "gan2"), stop_at=2, **gan_cfg))
@@ -135,3 +135,31 @@ def test_gan_without_vgg_weights_is_a_usage_error(tmp_path):
 
     with pytest.raises(UsageError, match="vgg-weights"):
         train(_cfg(tmp_path, arch="srresnet", scale=4, patch=8, gan=True))
+
+
+class _Payload:
+    """Unpickling this would run code: a resume must refuse it, with nothing run."""
+
+    def __reduce__(self):
+        return (Path("/tmp/vsr-resume-payload-ran").touch, ())
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    from vsr.errors import UsageError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": _Payload()}, run / "last.pt")
+    marker = Path("/tmp/vsr-resume-payload-ran")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(UsageError, match="vsr can load safely"):
+        train(_cfg(tmp_path, resume=True))
+    assert not marker.exists()
+
+
+def test_a_diverging_loss_is_a_runtime_failure_with_advice(tmp_path):
+    from vsr.errors import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="lower --lr") as err:
+        train(_cfg(tmp_path, lr=float("inf"), steps=3))
+    assert err.value.exit_code == 1

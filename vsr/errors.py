@@ -41,6 +41,10 @@ class Interrupted(VsrError):
     exit_code = 130
 
 
+class TrainingDiverged(VsrError):
+    """The training loss became NaN or infinite (a runtime failure, exit code 1)."""
+
+
 class UnknownModelError(ModelError):
     """A model name that is neither registered, cached, nor a file (a usage error, exit code 2)."""
 

@@ -167,7 +167,7 @@ def video_codec(img: Image, codec: str, options: dict[str, str], *, predicted: b
         raise RuntimeError(f"{codec}: {len(frames)} frames in, {len(decoded)} out")
     out = decoded[-1].reformat(format="rgb24", src_colorspace="ITU601", src_color_range="MPEG",
                                interpolation="BICUBIC").to_ndarray()
-    return np.ascontiguousarray(out[:h, :w])
+    return out[:h, :w].copy()  # to_ndarray() views memory PyAV hands to the next reformat
 
 
 def h264(img: Image, crf: float, rng: Rng, *, predicted: bool = False) -> Image:

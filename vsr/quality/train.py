@@ -6,7 +6,9 @@ The library never prints: progress goes through ``TrainConfig``'s ``on_event`` c
 Determinism: sample ``k`` (global index = step * batch + i) draws its image, crop and augmentation
 from ``numpy.random.default_rng([seed, k])``, so batches do not depend on worker processes or on
 resuming; weight init uses ``torch.manual_seed(seed)``. Resuming restores model, optimiser,
-scheduler, step and RNG states.
+scheduler, step and RNG states from a checkpoint loaded with ``weights_only=True``
+(``vsr.quality.checkpoint``). Stages: ``training_batches`` (data), ``_Trainer`` (model, optimiser,
+one step, validation, checkpoint), ``train`` (the loop).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from vsr.errors import InputError, ModelError, UsageError
+from vsr.errors import InputError, ModelError, TrainingDiverged, UsageError
+from vsr.quality import checkpoint
 from vsr.models.loader import save as save_weights
 from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
 from vsr.quality.losses import pixel_loss
@@ -73,7 +76,6 @@ class TrainConfig:
     content_weight: float = 0.006  # SRGAN rescales VGG features by 1/12.75 -> MSE x 1/12.75^2
     adv_weight: float = 1e-3
     d_lr: float = 0.0  # discriminator LR; 0 = same as lr
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -249,21 +251,6 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
-def _rng_state() -> dict[str, Any]:
-    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_rng_state(st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    np.random.set_state(st["numpy"])
-    random.setstate(st["python"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
-
-
 class _GanParts:
     """SRGAN stage: VGG-style discriminator, VGG19 content loss, adversarial + pixel loss."""
 
@@ -317,144 +304,163 @@ class _GanParts:
         self.sched.load_state_dict(st["sched"])
 
 
-def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
-    """Train; returns {"step", "val_psnr", "best_psnr", "export", "checkpoint", "seconds"}."""
-    emit = on_event or (lambda kind, info: None)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "last.pt"
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = _pick_device(cfg.device)
-    amp_dtype = _amp_dtype(cfg, device)
+# ---------------------------------------------------------------------------------------- the run
 
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg)
-    if cfg.init and not cfg.resume:
-        copied = init_from(model, cfg.init, cfg.arch)
-        emit("log", {"message": f"init: copied {len(copied)} of {len(model.state_dict())} tensors from {cfg.init}"})
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
-    scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and amp_dtype == torch.float16))
-    criterion = pixel_loss(cfg.loss)
-    gan = _GanParts(cfg, device) if cfg.gan else None
 
-    step, best, history = 0, -1.0, []
-    if cfg.resume:
-        if not ckpt_path.is_file():
-            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
-        ck = torch.load(str(ckpt_path), map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        if "scaler" in ck:
-            scaler.load_state_dict(ck["scaler"])
-        if gan is not None:
-            if "gan" not in ck:
-                raise UsageError(f"--resume --gan: {ckpt_path} is not a GAN checkpoint")
-            gan.load_state_dict(ck["gan"])
-        step, best, history = ck["step"], ck.get("best_psnr", -1.0), ck.get("history", [])
-        _set_rng_state(ck["rng"])
-        emit("log", {"message": f"resumed from {ckpt_path} at step {step}"})
-
+def training_batches(cfg: TrainConfig, first_step: int, device: torch.device,
+                     emit: Callable[[str, dict], None]) -> torch.utils.data.DataLoader:
+    """The (lr, hr) batches of steps ``first_step`` .. ``cfg.steps`` (sample k of step s is ``s * batch + k``)."""
     t0 = time.time()
     hrs, lrs = load_training_images(cfg.data, cfg.scale, cfg.patch, cfg.max_images, degrade=cfg.degrade,
                                     variants=cfg.degrade_variants, seed=cfg.seed)
     kind = f"{len(lrs[0])} LR versions each degraded by {cfg.degrade!r}" if cfg.degrade else "LR"
     emit("log", {"message": f"{len(hrs)} training images, {kind} precomputed in {time.time() - t0:.1f}s"})
-    val_pairs = None
-    if cfg.val_dir:
-        from vsr.quality.datasets import load_pairs
-
-        val_pairs = load_pairs(cfg.val_dir, cfg.scale)
-        if cfg.val_degrade:
-            from vsr.quality.degrade import image_rng, parse
-
-            val_degradation = parse(cfg.val_degrade)
-            for p in val_pairs:  # the same LR as `vsr eval --degrade SPEC --seed 0` gives
-                p.lr = val_degradation(p.lr, image_rng(0, p.name))
-
-    ds = PatchDataset(hrs, lrs, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
-    loader = torch.utils.data.DataLoader(
-        ds,
+    return torch.utils.data.DataLoader(
+        PatchDataset(hrs, lrs, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed),
         batch_size=cfg.batch,
-        sampler=RangeSampler(step * cfg.batch, cfg.steps * cfg.batch),
+        sampler=RangeSampler(first_step * cfg.batch, cfg.steps * cfg.batch),
         num_workers=cfg.workers,
         pin_memory=device.type == "cuda",
         drop_last=True,
         persistent_workers=False,
     )
 
-    def save_checkpoint() -> None:
-        from vsr.atomic import atomic_path
 
-        extra = {"gan": gan.state_dict()} if gan is not None else {}
-        state = {
-            **extra,
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "scaler": scaler.state_dict(),
-            "step": step,
-            "best_psnr": best,
-            "history": history,
-            "rng": _rng_state(),
-            "config": asdict(cfg),
-        }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, str(tmp))
+def validation_pairs(cfg: TrainConfig) -> list | None:
+    """Held-out (lr, hr) pairs, the LR degraded as `vsr eval --degrade SPEC --seed 0` gives it; None without --val."""
+    if not cfg.val_dir:
+        return None
+    from vsr.quality.datasets import load_pairs
 
-    val_psnr = None
-    model.train()
-    t_start = time.time()
-    loss_avg = None
-    for lr_b, hr_b in loader:
-        lr_b = lr_b.to(device, non_blocking=True)
-        hr_b = hr_b.to(device, non_blocking=True)
+    pairs = load_pairs(cfg.val_dir, cfg.scale)
+    if cfg.val_degrade:
+        from vsr.quality.degrade import image_rng, parse
+
+        degradation = parse(cfg.val_degrade)
+        for p in pairs:
+            p.lr = degradation(p.lr, image_rng(0, p.name))
+    return pairs
+
+
+class _Trainer:
+    """Model, optimiser, schedule and the run's progress; saves and restores all of it."""
+
+    def __init__(self, cfg: TrainConfig, emit: Callable[[str, dict], None]) -> None:
+        self.cfg, self.emit = cfg, emit
+        self.path = Path(cfg.out_dir) / "last.pt"
+        self.device = _pick_device(cfg.device)
+        self.amp_dtype = _amp_dtype(cfg, self.device)
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg)
+        if cfg.init and not cfg.resume:
+            copied = init_from(self.model, cfg.init, cfg.arch)
+            emit("log", {"message": f"init: copied {len(copied)} of {len(self.model.state_dict())} tensors from {cfg.init}"})
+        self.model.to(self.device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(cfg, s))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda" and self.amp_dtype == torch.float16))
+        self.criterion = pixel_loss(cfg.loss)
+        self.gan = _GanParts(cfg, self.device) if cfg.gan else None
+        self.step, self.best, self.history = 0, -1.0, []
+        self.val_psnr: float | None = None
+
+    def resume(self) -> None:
+        ck = checkpoint.load(self.path)
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        self.scaler.load_state_dict(ck["scaler"])
+        if self.gan is not None:
+            if "gan" not in ck:
+                raise UsageError(f"--resume --gan: {self.path} is not a GAN checkpoint")
+            self.gan.load_state_dict(ck["gan"])
+        self.step, self.best = int(ck["step"]), float(ck["best_psnr"])
+        self.history = [tuple(h) for h in ck["history"]]
+        checkpoint.set_rng_state(ck["rng"])
+        self.emit("log", {"message": f"resumed from {self.path} at step {self.step}"})
+
+    def save(self) -> None:
+        state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step,
+                 "best_psnr": self.best, "history": [list(h) for h in self.history], "rng": checkpoint.rng_state(),
+                 "config": checkpoint.plain(asdict(self.cfg))}
+        if self.gan is not None:
+            state["gan"] = self.gan.state_dict()
+        checkpoint.save(self.path, state)
+
+    def train_step(self, lr_b: torch.Tensor, hr_b: torch.Tensor) -> float:
+        cfg, dev = self.cfg, self.device
+        lr_b, hr_b = lr_b.to(dev, non_blocking=True), hr_b.to(dev, non_blocking=True)
         if cfg.channels_last:
             lr_b = lr_b.contiguous(memory_format=torch.channels_last)
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            sr = model(lr_b)
+        self.opt.zero_grad(set_to_none=True)
+        amp = self.amp_dtype
+        with torch.autocast(device_type=dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+            sr = self.model(lr_b)
         sr = sr.float()
-        if gan is None:
-            loss = criterion(sr, hr_b)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
+        if self.gan is None:
+            loss = self.criterion(sr, hr_b)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
         else:
-            loss = gan.step(sr, hr_b, criterion, opt, scaler, amp_dtype)
-        scaler.update()
-        sched.step()
-        if gan is not None:
-            gan.sched.step()
-        step += 1
-        lv = float(loss.detach())
-        if not math.isfinite(lv):
-            raise UsageError(f"loss became {lv} at step {step}: lower --lr or turn --amp off")
-        loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
-        emit("step", {"step": step, "steps": cfg.steps, "loss": lv, "loss_avg": loss_avg,
-                      "lr": opt.param_groups[0]["lr"], "elapsed": time.time() - t_start})
-        if val_pairs is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-            val_psnr = validate(model, val_pairs, cfg.scale, device, amp_dtype)
-            history.append((step, val_psnr))
-            if val_psnr > best:
-                best = val_psnr
-                save_weights(model, out / "best.safetensors", notes={"step": str(step), "val_psnr": f"{val_psnr:.3f}"})
-            emit("val", {"step": step, "psnr": val_psnr, "best": best, "elapsed": time.time() - t_start})
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            save_checkpoint()
-        if cfg.stop_at and step >= cfg.stop_at:
-            save_checkpoint()
-            return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": None,
-                    "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}
+            loss = self.gan.step(sr, hr_b, self.criterion, self.opt, self.scaler, amp)
+        self.scaler.update()
+        self.sched.step()
+        if self.gan is not None:
+            self.gan.sched.step()
+        self.step += 1
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"loss became {value} at step {self.step}: lower --lr, or train with --amp off (fp32)")
+        return value
+
+    def validate(self, pairs) -> None:
+        self.val_psnr = validate(self.model, pairs, self.cfg.scale, self.device, self.amp_dtype)
+        self.history.append((self.step, self.val_psnr))
+        if self.val_psnr > self.best:
+            self.best = self.val_psnr
+            save_weights(self.model, Path(self.cfg.out_dir) / "best.safetensors",
+                         notes={"step": str(self.step), "val_psnr": f"{self.val_psnr:.3f}"})
+
+    def outcome(self, export: Path | None, started: float) -> dict[str, Any]:
+        return {"step": self.step, "val_psnr": self.val_psnr, "best_psnr": self.best,
+                "export": str(export) if export else None, "checkpoint": str(self.path),
+                "seconds": time.time() - started}
+
+
+def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
+    """Train; returns {"step", "val_psnr", "best_psnr", "export", "checkpoint", "seconds"}."""
+    emit = on_event or (lambda kind, info: None)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run = _Trainer(cfg, emit)
+    if cfg.resume:
+        run.resume()
+    batches = training_batches(cfg, run.step, run.device, emit)
+    pairs = validation_pairs(cfg)
+    run.model.train()
+    started, loss_avg = time.time(), None
+    for lr_b, hr_b in batches:
+        value = run.train_step(lr_b, hr_b)
+        loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
+        emit("step", {"step": run.step, "steps": cfg.steps, "loss": value, "loss_avg": loss_avg,
+                      "lr": run.opt.param_groups[0]["lr"], "elapsed": time.time() - started})
+        if pairs is not None and (run.step % cfg.val_every == 0 or run.step == cfg.steps):
+            run.validate(pairs)
+            emit("val", {"step": run.step, "psnr": run.val_psnr, "best": run.best, "elapsed": time.time() - started})
+        if run.step % cfg.ckpt_every == 0 or run.step == cfg.steps:
+            run.save()
+        if cfg.stop_at and run.step >= cfg.stop_at:
+            run.save()
+            return run.outcome(None, started)
     export = Path(cfg.export) if cfg.export else out / "model.safetensors"
-    save_weights(model, export, notes={"step": str(step)})
-    save_checkpoint()
-    return {"step": step, "val_psnr": val_psnr, "best_psnr": best, "export": str(export),
-            "checkpoint": str(ckpt_path), "seconds": time.time() - t_start}
+    save_weights(run.model, export, notes={"step": str(run.step)})
+    run.save()
+    return run.outcome(export, started)

@@ -23,15 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vsr.errors import UsageError, VsrError
+from vsr.errors import TrainingDiverged, UsageError
+from vsr.quality import checkpoint
 from vsr.models.loader import save as save_weights
 from vsr.quality.train import lr_factor
-
-
-class TrainingDiverged(VsrError):
-    """The loss became NaN or infinite."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -161,9 +156,7 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))  # type: ignore[arg-type]
     step, best, history = 0, -1.0, []
     if cfg.resume:
-        if not ckpt_path.is_file():
-            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
-        ck = torch.load(str(ckpt_path), map_location="cpu", weights_only=True)
+        ck = checkpoint.load(ckpt_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -180,13 +173,10 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
     data = ClipDataset(cache.clips, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
 
     def save_checkpoint() -> None:
-        from vsr.atomic import atomic_path
-
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "step": step, "best": best,
-                 "history": [list(h) for h in history], "config": _plain(asdict(cfg))}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(state, str(tmp))
+        checkpoint.save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                    "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "step": step,
+                                    "best": best, "history": [list(h) for h in history],
+                                    "config": checkpoint.plain(asdict(cfg))})
 
     def check(result: dict[str, float]) -> None:
         nonlocal best
@@ -229,8 +219,3 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
     save_checkpoint()
     return {"step": step, "val": history[-1][1] if history else None, "best": best, "export": str(export),
             "checkpoint": str(ckpt_path), "seconds": time.time() - started}
-
-
-def _plain(d: dict[str, Any]) -> dict[str, Any]:
-    """A config dict of plain values (lists for tuples) that ``weights_only`` loading accepts."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

@@ -28,6 +28,7 @@ Image = np.ndarray
 CODECS = {"h264": ("libx264", "h264", (0.0, 51.0)), "mpeg2": ("mpeg2video", "mpeg2video", (2.0, 31.0))}
 B_FRAMES = 3
 GOP = 250
+PAD_WIDTH, PAD_HEIGHT = 128, 16  # coded size multiples (see encode_packets)
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,19 @@ def parse_codec(spec: str | None) -> tuple[ClipCodec, ...]:
 
 
 def encode_packets(frames: Sequence[Image], codec: str, value: float, *, fps: int = 25) -> list:
-    """RGB frames encoded by a real codec (4:2:0, BT.601 limited range, I/P/B frames), single-threaded."""
+    """RGB frames encoded by a real codec (4:2:0, BT.601 limited range, I/P/B frames), single-threaded.
+
+    The pictures are padded (edges repeated) to a width of a multiple of 128 and a height of a
+    multiple of 16: at other widths the chroma rows end before the frame buffer's alignment, and
+    libx264 with B-frames then gave different bits on some runs (the padding's bytes are whatever the
+    allocator left there). ``encode_clip`` crops the padding off again."""
     import av
 
     encoder = CODECS[codec][0]
     h, w = frames[0].shape[:2]
-    pad = ((0, h % 2), (0, w % 2), (0, 0))
+    pad = ((0, -h % PAD_HEIGHT), (0, -w % PAD_WIDTH), (0, 0))
     enc = av.CodecContext.create(encoder, "w")
-    enc.width, enc.height = w + w % 2, h + h % 2
+    enc.width, enc.height = w + pad[1][1], h + pad[0][1]
     enc.pix_fmt, enc.time_base, enc.framerate = "yuv420p", Fraction(1, fps), Fraction(fps)
     enc.thread_count = 1  # deterministic
     if codec == "h264":
@@ -106,8 +112,9 @@ def encode_clip(frames: Sequence[Image], codec: str, value: float, *, fps: int =
     decoded = decode_packets(encode_packets(frames, codec, value, fps=fps), codec)
     if len(decoded) != len(frames):
         raise RuntimeError(f"{CODECS[codec][0]}: {len(frames)} frames in, {len(decoded)} out")
-    return [np.ascontiguousarray(f.reformat(format="rgb24", src_colorspace="ITU601", src_color_range="MPEG",
-                                            interpolation="BICUBIC").to_ndarray()[:h, :w]) for f in decoded]
+    # a copy: to_ndarray() views the reformatter's output, whose memory PyAV hands to the next reformat
+    return [f.reformat(format="rgb24", src_colorspace="ITU601", src_color_range="MPEG",
+                       interpolation="BICUBIC").to_ndarray()[:h, :w].copy() for f in decoded]
 
 
 @dataclass(frozen=True)

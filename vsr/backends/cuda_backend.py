@@ -155,12 +155,24 @@ class DeviceBackend(Backend):
     def compute(self, dev_in: torch.Tensor, dev_out: torch.Tensor) -> None:
         """Convert, infer, resample and quantise a batch. Out of memory outside the model (which
         the tiler handles), e.g. in the colour conversion or resample of a 4K batch, is retried
-        with half as many frames at a time, down to one, and that number is kept for what follows."""
+        with half as many frames at a time, down to one, and that number is kept for what follows.
+        Not for a temporal model: its runner has taken the frames in, so it stops with advice."""
         import torch
 
         from vsr.backends.tiling import free_cached_memory
 
         n = dev_in.shape[0]
+        from vsr.backends.recurrent import RecurrentRunner
+
+        if isinstance(getattr(self, "_tiler", None), RecurrentRunner):  # its frames cannot be replayed
+            try:
+                self._compute_frames(dev_in, dev_out)
+                return
+            except torch.cuda.OutOfMemoryError:
+                pass  # raise outside the handler, which keeps the failed attempt's tensors
+            free_cached_memory()
+            raise BackendError("out of GPU memory with a temporal model (its frames cannot be run again): "
+                               "use --batch 1, --tile 512 or a smaller --to size")
         while True:
             step = min(n, self.frames_per_pass or n)
             try:

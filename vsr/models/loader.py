@@ -149,13 +149,15 @@ def _descriptive(meta: dict[str, Any]) -> dict[str, str]:
 
 def _safetensors_metadata(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     raw_meta = _safetensors_header(path, raw=True)[1]
-    meta: dict[str, Any] = {}
-    if META_KEY in raw_meta:
-        try:
-            meta = json.loads(raw_meta[META_KEY])
-        except ValueError:
-            meta = {}
-    return meta, _descriptive(raw_meta)
+    return _vsr_metadata(raw_meta), _descriptive(raw_meta)
+
+
+def _vsr_metadata(raw_meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``vsr`` entry of a safetensors ``__metadata__`` (what ``save`` wrote), or {}."""
+    try:
+        return json.loads(raw_meta[META_KEY]) if META_KEY in raw_meta else {}
+    except ValueError:
+        return {}
 
 
 def _safetensors_header(path: Path, *, raw: bool = False) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
@@ -172,12 +174,7 @@ def _safetensors_header(path: Path, *, raw: bool = False) -> tuple[dict[str, tup
     raw_meta = header.pop("__metadata__", None) or {}
     if raw:
         return {}, dict(raw_meta)
-    meta: dict[str, Any] = {}
-    if META_KEY in raw_meta:
-        try:
-            meta = json.loads(raw_meta[META_KEY])
-        except ValueError:
-            meta = {}
+    meta = _vsr_metadata(raw_meta)
     shapes = {k: tuple(v["shape"]) for k, v in header.items()}
     if all(k.startswith("module.") for k in shapes):
         shapes = {k[len("module."):]: v for k, v in shapes.items()}

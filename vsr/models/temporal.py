@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsr.models.base import SRModel
-from vsr.models.edsr import MeanShift, ResBlock, Upsampler, mean_shift_state
+from vsr.models import edsr
+from vsr.models.edsr import MeanShift, ResBlock, Upsampler
 from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, shuffle_scale
 
 
@@ -123,17 +124,11 @@ def _read(s: Shapes) -> Detected | None:
                                  "scale": scale}, guessed={"rgb_range"})
 
 
-def _prepare(state: StateDict, found: Detected) -> StateDict:
-    if "sub_mean.weight" in state:
-        return state
-    return {**state, **mean_shift_state(rgb_range=float(found.kwargs.get("rgb_range", 255.0)))}
-
-
 ARCHITECTURE = Architecture(
     name="temporal",
     module=TemporalEDSR,
     layouts=(Layout("vsr", frozenset({"head.0.weight", "tail.1.weight", "body.0.body.0.weight"}), _read),),
     aliases=("temporal-edsr",),
     upsampler=("tail.0.",),
-    prepare=_prepare,
+    prepare=edsr.ARCHITECTURE.prepare,  # the same constant mean shifts as EDSR's
 )

@@ -26,11 +26,12 @@ def test_each_shipped_model_loads_at_its_scale_and_matches_its_card(entry):
     assert net.scale == entry.scale
     x = torch.rand(1, 3, 8, 10)
     with torch.no_grad():
-        if getattr(net, "temporal", False):  # one frame of a shot: the previous frame, state and flow too
-            y, state = net(x, x, net.initial_state(x), torch.zeros(1, 2, 8, 10))
+        from vsr.models.temporal import shot_start_args
+
+        y = net(*shot_start_args(net, x))
+        if isinstance(y, tuple):  # a temporal model: the output and its next state
+            y, state = y
             assert state.shape == (1, net.state_channels, 8, 10)
-        else:
-            y = net(x)
     assert y.shape == (1, 3, 8 * entry.scale, 10 * entry.scale)
 
 

@@ -121,6 +121,8 @@ def conv_flops(model: LoadedModel, height: int, width: int, probe: int = 64) -> 
     import torch
     from torch import nn
 
+    from vsr.models.temporal import shot_start_args
+
     total = [0.0]
 
     def hook(mod: nn.Module, inp: Any, out: torch.Tensor) -> None:
@@ -138,10 +140,7 @@ def conv_flops(model: LoadedModel, height: int, width: int, probe: int = 64) -> 
         dtype = param.dtype if param is not None else torch.float32
         x = torch.zeros(1, model.in_channels, side, side, device=dev, dtype=dtype)
         with torch.inference_mode():
-            if getattr(net, "temporal", False):  # one frame of a shot: previous frame, state and flow too
-                net(x, x, net.initial_state(x), x.new_zeros((1, 2, side, side)))
-            else:
-                net(x)
+            net(*shot_start_args(net, x))
     finally:
         for h in handles:
             h.remove()

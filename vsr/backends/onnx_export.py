@@ -25,6 +25,7 @@ import torch
 
 from vsr.atomic import atomic_path
 from vsr.errors import BackendError
+from vsr.models.temporal import shot_start_args
 
 if TYPE_CHECKING:
     from vsr.models.loaded import LoadedModel
@@ -54,11 +55,8 @@ def export_onnx(
     multiple = model.size_multiple
     h, w = (max(multiple, s - s % multiple) for s in sample_size)
     sample = torch.rand(1, model.in_channels, h, w).to(dtype)
-    if getattr(net, "temporal", False):
-        inputs, outputs = TEMPORAL_INPUTS, TEMPORAL_OUTPUTS
-        args: tuple = (sample, torch.rand_like(sample), net.initial_state(sample), torch.randn(1, 2, h, w))
-    else:
-        inputs, outputs, args = (INPUT_NAME,), (OUTPUT_NAME,), (sample,)
+    args = shot_start_args(net, sample)
+    inputs, outputs = (TEMPORAL_INPUTS, TEMPORAL_OUTPUTS) if len(args) > 1 else ((INPUT_NAME,), (OUTPUT_NAME,))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_path(path, suffix=".partial.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():

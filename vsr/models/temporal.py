@@ -107,6 +107,15 @@ class TemporalEDSR(SRModel):
         return copied
 
 
+def shot_start_args(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What ``net`` takes for a frame that starts a shot: ``(x,)``, or for a temporal model
+    ``(x, prev=x, state=0, flow=0)`` (FLOP counts, ONNX tracing, smoke tests)."""
+    if not getattr(net, "temporal", False):
+        return (x,)
+    n, _, h, w = x.shape
+    return x, x, net.initial_state(x), x.new_zeros((n, 2, h, w))
+
+
 # ---------------------------------------------------------------- detection
 
 

@@ -98,18 +98,16 @@ class ValClip:
 
 def validation_clips(sources: tuple[str, ...], *, scale: int, frames: int, codec: str) -> list[ValClip]:
     """Each held-out source clean and through ``codec`` (seed 0): LR by MATLAB bicubic, flow by DIS."""
+    from vsr.quality.datasets import make_lr, mod_crop
     from vsr.quality.video_data import VideoSource, lr_flows, video_frames
     from vsr.quality.video_degrade import parse_video
 
     out = []
     for text in sources:
         src = VideoSource.parse(text)
-        hr = video_frames(src.path, 2.0, start=src.start, duration=src.duration, max_frames=frames)
-        h, w = (hr[0].shape[0] // scale) * scale, (hr[0].shape[1] // scale) * scale
-        hr = [f[:h, :w] for f in hr]
-        from vsr.quality.matlab_resize import imresize
-
-        clean = [imresize(f, 1.0 / scale) for f in hr]
+        hr = [mod_crop(f, scale) for f in video_frames(src.path, 2.0, start=src.start, duration=src.duration,
+                                                       max_frames=frames)]
+        clean = [make_lr(f, scale) for f in hr]
         for label, spec in (("clean", ""), (codec, codec)):
             lr = parse_video("", spec)(clean, np.random.default_rng(0))[0] if spec else clean
             arr = np.stack(lr)

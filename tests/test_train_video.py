@@ -64,14 +64,38 @@ def test_starts_from_edsr_weights_of_the_same_width(stills, reel, tmp_path):
     from vsr.quality.train_video import build
 
     edsr = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "e.safetensors")
-    model = build(config(stills, reel, tmp_path, init=str(edsr)))
-    assert torch.equal(model.state_dict()["body.0.body.0.weight"], weights(edsr)["body.0.body.0.weight"])
-    assert model.state_dict()["head.0.weight"][:, 3:].abs().sum() == 0
+    exact = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=0.0))
+    assert torch.equal(exact.state_dict()["body.0.body.0.weight"], weights(edsr)["body.0.body.0.weight"])
+    assert exact.state_dict()["head.0.weight"][:, 3:].abs().sum() == 0
+    nudged = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=1e-3)).state_dict()["head.0.weight"]
+    assert torch.equal(nudged[:, :3], weights(edsr)["head.0.weight"])
+    assert 0.5e-3 < float(nudged[:, 3:].std()) < 2e-3
+
+
+def test_recurrent_weights_step_faster_by_their_multiplier():
+    from vsr.models.temporal import TemporalEDSR
+    from vsr.quality.train_video import boost_recurrent
+
+    torch.manual_seed(0)
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2)
+    x = torch.rand(1, 3, 8, 8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    start = model.head[0].weight.detach().clone()
+    model(x, x.flip(-1), torch.rand(1, 8, 8, 8), torch.zeros(1, 2, 8, 8))[0].mean().backward()
+    before = model.recurrent_weight.detach().clone()
+    opt.step()
+    plain = model.head[0].weight.detach() - start
+    boost_recurrent(model, before, 10.0)
+    step = model.head[0].weight.detach() - start
+    assert torch.equal(step[:, :3], plain[:, :3])
+    assert torch.allclose(step[:, 3:], 10 * plain[:, 3:], atol=1e-7) and plain[:, 3:].abs().sum() > 0
 
 
 def test_cli_refuses_image_only_options_and_fp16(stills, reel, tmp_path, vsr):
     run = vsr("train", "--arch", "temporal", "--data", stills, "--video", reel, "--out", tmp_path, "--gan")
     assert run.returncode == 2 and "does not take --gan" in run.stderr
+    run = vsr("train", "--data", stills, "--out", tmp_path, "--recurrent-lr", "5")
+    assert run.returncode == 2 and "--recurrent-lr trains a temporal model" in run.stderr
     with pytest.raises(UsageError, match="bf16 or off"):
         train_video(config(stills, reel, tmp_path, amp="fp16"))
 

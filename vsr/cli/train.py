@@ -76,6 +76,10 @@ from vsr.errors import UsageError
               help="--arch temporal: codec over each whole LR clip after --degrade (vsr.quality.video_degrade; 'none' = clean).")
 @click.option("--val-video", "val_videos", multiple=True, metavar="PATH[@START:DURATION]",
               help="--arch temporal: held-out clip for validation, clean and through libx264 CRF 25.")
+@click.option("--recurrent-init", type=float, default=1e-3, show_default=True,
+              help="--arch temporal with --init: std of the head's weights on the warped past (0 = exactly the EDSR).")
+@click.option("--recurrent-lr", type=float, default=10.0, show_default=True,
+              help="--arch temporal: learning-rate multiplier for the head's weights on the warped past.")
 @debug_option
 @handle_errors
 def train(debug: bool, data: tuple[str, ...], **kw) -> None:
@@ -85,14 +89,17 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
     """
     from tqdm import tqdm
 
-    video_keys = ("videos", "frames", "clips", "codec", "val_videos")
+    video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr")
     video = {k: kw.pop(k) for k in video_keys}
     if kw["arch"] == "temporal":
         cfg = _video_config(data, video, kw)
         from vsr.quality.train_video import train_video as run_train
     else:
-        if video["videos"] or video["val_videos"]:
-            raise UsageError("--video and --val-video train a temporal model: add --arch temporal")
+        ctx = click.get_current_context()
+        given = [k for k in video_keys if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            flag = next(p.opts[0] for p in ctx.command.params if p.name == given[0])
+            raise UsageError(f"{flag} trains a temporal model: add --arch temporal")
         from vsr.quality.train import TrainConfig
         from vsr.quality.train import train as run_train
 

@@ -73,6 +73,11 @@ class TemporalEDSR(SRModel):
     def state_channels(self) -> int:
         return self.num_features
 
+    @property
+    def recurrent_weight(self) -> torch.Tensor:
+        """The head's weights on the recurrent inputs (warped previous frame and state): a view."""
+        return self.head[0].weight[:, self.tail[1].out_channels:]
+
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """The state a shot starts with (zeros), for a batch like ``x``."""
         n, _, h, w = x.shape

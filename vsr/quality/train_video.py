@@ -38,6 +38,8 @@ class VideoTrainConfig:
     num_features: int = 64
     num_blocks: int = 14
     init: str | None = None  # EDSR weights of the same width to start from
+    recurrent_init: float = 1e-3  # std of the recurrent head weights after --init (0: exactly the EDSR)
+    recurrent_lr: float = 10.0  # learning-rate multiplier for the recurrent head weights
     frames: int = 10  # clip length = truncation of back-propagation
     patch: int = 32  # LR patch side
     batch: int = 4  # clips per step
@@ -73,7 +75,19 @@ def build(cfg: VideoTrainConfig) -> torch.nn.Module:
     model = TemporalEDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale)
     if cfg.init and not cfg.resume:
         model.from_edsr(read_state_dict(cfg.init)[0])
+        with torch.no_grad():
+            model.recurrent_weight.normal_(0.0, cfg.recurrent_init)
     return model
+
+
+def boost_recurrent(model: torch.nn.Module, before: torch.Tensor, factor: float) -> None:
+    """Scale the optimiser's last step on the recurrent head weights by ``factor`` (their own learning
+    rate under Adam, whose step does not depend on the gradient's scale). With zero or tiny weights there,
+    little gradient flows back through the state, so the past is learnt slowly unless they move faster."""
+    if factor != 1.0:
+        with torch.no_grad():
+            w = model.recurrent_weight
+            w.copy_(before + factor * (w - before))
 
 
 def run_clip(model: torch.nn.Module, lr: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -196,7 +210,9 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
             sr = run_clip(model, lr_b, flow_b)
         loss = (sr.float() - hr_b).abs().mean()
         loss.backward()
+        before = model.recurrent_weight.detach().clone()
         opt.step()
+        boost_recurrent(model, before, cfg.recurrent_lr)
         sched.step()
         step += 1
         value = float(loss.detach())

@@ -355,11 +355,11 @@ def temporal_onnx(tmp_path) -> Path:
 
 
 def test_a_temporal_graph_gets_the_profile_for_every_input(tmp_path) -> None:
-    """input and prev 3 channels, state the model's 8, flow 2: the frame profile's batch and size each."""
+    """input and prev 3 channels, state the model's 12 (3 x 2 x 2: its output folded), flow 2: the frame profile's batch and size each."""
     trt = FakeTRT(inputs=onnx_inputs(temporal_onnx(tmp_path)))
     profile = Profile.for_frames(batch=1, height=24, width=32)
     assert engine_build.build_serialized(tmp_path / "temporal.onnx", precision="fp16", profile=profile, trt=trt) == b"ENGINE-BYTES"
-    assert trt.shapes == {name: ((1, c, 24, 32),) * 3 for name, c in (("input", 3), ("prev", 3), ("state", 8), ("flow", 2))}
+    assert trt.shapes == {name: ((1, c, 24, 32),) * 3 for name, c in (("input", 3), ("prev", 3), ("state", 12), ("flow", 2))}
 
 
 def test_graphs_with_other_inputs_are_refused_with_the_fix(tmp_path) -> None:

@@ -59,9 +59,29 @@ def test_from_edsr_starts_exactly_as_that_edsr_whatever_the_state():
     model.from_edsr(edsr.state_dict())
     x = torch.rand(1, 3, 12, 16)
     with torch.no_grad():
-        y, state = model(x, torch.rand_like(x), torch.randn(1, 8, 12, 16), torch.randn(1, 2, 12, 16) * 3)
+        y, state = model(x, torch.rand_like(x), torch.randn(1, 12, 12, 16), torch.randn(1, 2, 12, 16) * 3)
         assert torch.allclose(y, edsr(x), atol=1e-5)
-    assert state.shape == (1, 8, 12, 16)
+    assert state.shape == (1, model.state_channels, 12, 16) and model.state_channels == 3 * 2 * 2
+
+
+def test_state_is_the_output_folded_and_is_warped_at_output_resolution():
+    """A quarter-LR-pixel motion at x4 moves the previous output by exactly one HR pixel (a warp of
+    LR-size features would blend whole 4x4 output blocks instead)."""
+    import torch.nn.functional as F
+
+    from vsr.models.temporal import warp_folded
+
+    torch.manual_seed(2)
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=4).eval()
+    x = torch.rand(1, 3, 6, 8)
+    with torch.no_grad():
+        y, state = model(x, x, model.initial_state(x), torch.zeros(1, 2, 6, 8))
+        shift = torch.zeros(1, 2, 6, 8)
+        shift[:, 0] = 0.25  # each pixel reads from a quarter LR pixel to its right
+        moved = F.pixel_shuffle(warp_folded(state, shift, 4), 4)
+    shifted_mean = F.pixel_shuffle(state, 4)  # the output less the mean, at HR
+    assert torch.allclose(y * 255, shifted_mean + model.add_mean.bias.view(1, 3, 1, 1), atol=1e-3)
+    assert torch.allclose(moved[..., :-1], shifted_mean[..., 1:], atol=1e-4)
 
 
 def test_dis_flow_and_warp_align_the_previous_frame():
@@ -167,7 +187,7 @@ def test_flop_count_of_a_temporal_model_includes_its_wider_head():
 
     model = tiny()
     per_pixel = conv_flops(LoadedModel.of(model), 10, 10) / 100
-    head = 2 * 9 * (3 + 3 + 8) * 8
+    head = 2 * 9 * (3 + 3 + 3 * 2 * 2) * 8  # x, prev and the previous output folded (x2: 12 channels)
     body = 3 * 2 * 9 * 8 * 8  # one block (2 convs) and the body's last conv
     tail = 2 * 9 * 8 * 32 + 4 * 2 * 9 * 8 * 3  # x2 upsampler conv at LR, last conv at HR
     mean_shift = 2 * (2 * 3 * 3) + 4 * (2 * 3 * 3)  # sub_mean twice (x, prev) at LR, add_mean at HR

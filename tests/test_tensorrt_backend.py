@@ -201,12 +201,12 @@ def test_a_temporal_engine_is_built_for_one_frame_with_all_four_inputs(tmp_path,
     onnx = no_gpu_needed["onnx"]
     assert [n for n, t in onnx.items() if t[0] == "INPUT"] == ["input", "prev", "state", "flow"]
     assert [n for n, t in onnx.items() if t[0] == "OUTPUT"] == ["output", "state_out"]
-    assert {n: t[2][1] for n, t in onnx.items()} == {"input": 3, "prev": 3, "state": 8, "flow": 2, "output": 3, "state_out": 8}
+    assert {n: t[2][1] for n, t in onnx.items()} == {"input": 3, "prev": 3, "state": 12, "flow": 2, "output": 3, "state_out": 12}
     assert isinstance(backend._tiler, RecurrentRunner)
     frames = as_tensor(panning(3))
     backend.infer(frames)
     for call in calls(no_gpu_needed):
-        assert call["shapes"] == {"input": (1, 3, 24, 32), "prev": (1, 3, 24, 32), "state": (1, 8, 24, 32), "flow": (1, 2, 24, 32)}
+        assert call["shapes"] == {"input": (1, 3, 24, 32), "prev": (1, 3, 24, 32), "state": (1, 12, 24, 32), "flow": (1, 2, 24, 32)}
         assert set(call["addresses"]) == {"input", "prev", "state", "flow", "output", "state_out"}
         assert call["stream"] == 1234  # enqueued on the stream current at the call (the compute stream)
 
@@ -242,7 +242,7 @@ def test_tiles_keep_their_own_state(tmp_path, no_gpu_needed):
     frames = as_tensor(panning(3, 40, 56))
     ours = backend.infer(frames)
     seen = calls(no_gpu_needed)
-    assert len(seen) == 3 * 6 and all(c["shapes"]["state"] == (1, 8, 24, 24) for c in seen)  # 2 x 3 tiles a frame
+    assert len(seen) == 3 * 6 and all(c["shapes"]["state"] == (1, 12, 24, 24) for c in seen)  # 2 x 3 tiles a frame
     for i in range(6, len(seen)):
         assert seen[i]["addresses"]["state"] == seen[i - 6]["addresses"]["state_out"]  # tile k of the frame before
     with torch.no_grad():
@@ -287,8 +287,8 @@ def image_tensors() -> dict:
 def temporal_tensors(**changes) -> dict:
     tensors = {
         "input": ("INPUT", "FLOAT", (-1, 3, -1, -1)), "prev": ("INPUT", "FLOAT", (-1, 3, -1, -1)),
-        "state": ("INPUT", "FLOAT", (-1, 8, -1, -1)), "flow": ("INPUT", "FLOAT", (-1, 2, -1, -1)),
-        "output": ("OUTPUT", "FLOAT", (-1, 3, -1, -1)), "state_out": ("OUTPUT", "FLOAT", (-1, 8, -1, -1)),
+        "state": ("INPUT", "FLOAT", (-1, 12, -1, -1)), "flow": ("INPUT", "FLOAT", (-1, 2, -1, -1)),
+        "output": ("OUTPUT", "FLOAT", (-1, 3, -1, -1)), "state_out": ("OUTPUT", "FLOAT", (-1, 12, -1, -1)),
     }
     for name, value in changes.items():
         if value is None:
@@ -301,11 +301,11 @@ def temporal_tensors(**changes) -> dict:
 @pytest.mark.parametrize("tensors,message", [
     (image_tensors(), r"inputs \['input'\] and outputs \['output'\]; a temporal model's engine takes input, prev, state, flow and gives output, state_out: delete it \(`vsr engine clean`\)"),
     (temporal_tensors(state_out=None), r"a temporal model's engine takes .* gives output, state_out"),
-    (temporal_tensors(state=("INPUT", "FLOAT", (-1, 16, -1, -1))), "state has 16 channels where the model takes 8: delete it"),
-    (temporal_tensors(state_out=("OUTPUT", "FLOAT", (-1, 16, -1, -1))), "state_out has 16 channels where the model takes 8"),
+    (temporal_tensors(state=("INPUT", "FLOAT", (-1, 16, -1, -1))), "state has 16 channels where the model takes 12: delete it"),
+    (temporal_tensors(state_out=("OUTPUT", "FLOAT", (-1, 16, -1, -1))), "state_out has 16 channels where the model takes 12"),
     (temporal_tensors(flow=("INPUT", "FLOAT", (-1, 3, -1, -1))), "flow has 3 channels where the model takes 2"),
     (temporal_tensors(prev=("INPUT", "FLOAT", (-1, 1, -1, -1))), "prev has 1 channels where the model takes 3"),
-    (temporal_tensors(state=("INPUT", "INT8", (-1, 8, -1, -1))), "tensor type INT8 is not supported"),
+    (temporal_tensors(state=("INPUT", "INT8", (-1, 12, -1, -1))), "tensor type INT8 is not supported"),
 ])
 def test_an_engine_that_does_not_fit_the_temporal_model_is_refused_with_the_fix(tmp_path, no_gpu_needed, tensors, message):
     no_gpu_needed["tensors"] = tensors
@@ -323,7 +323,7 @@ def test_refusals_while_running_name_the_tensor(tmp_path, no_gpu_needed):
     backend = opened(no_gpu_needed, make_spec(tmp_path, width=32, height=24), tiny())
     ctx = no_gpu_needed["engine"].contexts[-1]
     ctx.refuse = "state"
-    with pytest.raises(BackendError, match=r"TensorRT refused state shape \(1, 8, 24, 32\): the fake says no"):
+    with pytest.raises(BackendError, match=r"TensorRT refused state shape \(1, 12, 24, 32\): the fake says no"):
         backend.infer(as_tensor(panning(1)))
     ctx.refuse, ctx.fail = None, True
     with pytest.raises(BackendError, match="TensorRT inference failed: the fake says no"):
@@ -333,11 +333,11 @@ def test_refusals_while_running_name_the_tensor(tmp_path, no_gpu_needed):
 def test_a_state_of_another_size_than_the_frame_is_caught_before_the_engine_runs(tmp_path, no_gpu_needed):
     backend = opened(no_gpu_needed, make_spec(tmp_path, width=32, height=24), tiny())
     x = torch.rand(1, 3, 24, 32)
-    with pytest.raises(BackendError, match=r"^state \(1, 8, 12, 16\) is outside the engine profile \(1, 8, 24, 32\)"):
+    with pytest.raises(BackendError, match=r"^state \(1, 8, 12, 16\) is outside the engine profile \(1, 12, 24, 32\)"):
         backend.io.temporal(x, x, torch.zeros(1, 8, 12, 16), torch.zeros(1, 2, 24, 32))
     with pytest.raises(BackendError, match=r"input \(1, 3, 48, 64\) is outside the engine profile"):
         big = torch.rand(1, 3, 48, 64)
-        backend.io.temporal(big, big, torch.zeros(1, 8, 48, 64), torch.zeros(1, 2, 48, 64))
+        backend.io.temporal(big, big, torch.zeros(1, 12, 48, 64), torch.zeros(1, 2, 48, 64))
 
 
 def test_engine_build_makes_the_engine_upscale_asks_for_a_temporal_model(tmp_path, no_gpu_needed):

@@ -81,7 +81,7 @@ def test_recurrent_weights_step_faster_by_their_multiplier():
     x = torch.rand(1, 3, 8, 8)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     start = model.head[0].weight.detach().clone()
-    model(x, x.flip(-1), torch.rand(1, 8, 8, 8), torch.zeros(1, 2, 8, 8))[0].mean().backward()
+    model(x, x.flip(-1), torch.rand(1, model.state_channels, 8, 8), torch.zeros(1, 2, 8, 8))[0].mean().backward()
     before = model.recurrent_weight.detach().clone()
     opt.step()
     plain = model.head[0].weight.detach() - start

@@ -372,11 +372,12 @@ def temporal_notes(source: str, arch: str | None, width: int, height: int, tile:
     """(warm-up frames, notes) for a temporal model; (0, ()) for a single-image one."""
     from vsr.models.loader import inspect
 
-    if inspect(source, arch=arch)[0] != "temporal":
+    kind, scale = inspect(source, arch=arch)
+    if kind != "temporal":
         return 0, ()
     side_h, side_w = (min(tile, height), min(tile, width)) if tile else (height, width)
     tiles = (-(-height // side_h)) * (-(-width // side_w)) if tile else 1
-    state_mb = 64 * 2 * side_h * side_w * tiles / 1e6  # 64 bf16/fp16 features per LR pixel, per tile
+    state_mb = 3 * scale**2 * 2 * side_h * side_w * tiles / 1e6  # the previous RGB output at 16 bits, per tile
     return TEMPORAL_WARMUP_FRAMES, (
         f"temporal model: frames run in order with a state carried from frame to frame (no look-ahead; "
         f"about {state_mb:.0f} MB of state at 16 bits), restarted at each scene cut; each segment of a long "

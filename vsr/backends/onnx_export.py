@@ -72,6 +72,7 @@ def export_onnx(
                 dynamic_axes={name: dict(DYNAMIC_AXES) for name in (*inputs, *outputs)},
                 do_constant_folding=True,
             )
+            _declare_channels(tmp, dict(zip(outputs, _as_tuple(net(*args)))))
             onnx.checker.check_model(onnx.load(str(tmp)))
     except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -81,6 +82,26 @@ def export_onnx(
             f"with torch {torch.__version__} failed: {first} ({hint})"
         ) from exc
     return path
+
+
+def _as_tuple(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _declare_channels(path: Path, outputs: dict[str, torch.Tensor]) -> None:
+    """Write each output's channel count into the graph where the exporter left it unknown (a
+    space-to-depth state's channels come out of Reshape ops), so engines and their checks read it."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    changed = False
+    for value in graph.graph.output:
+        dim = value.type.tensor_type.shape.dim[1]
+        if value.name in outputs and not dim.HasField("dim_value"):
+            dim.dim_value = int(outputs[value.name].shape[1])
+            changed = True
+    if changed:
+        onnx.save(graph, str(path))
 
 
 def _torchscript_exporter() -> dict:

@@ -1,21 +1,22 @@
-"""A recurrent, flow-guided EDSR: each frame is upscaled with what the previous frames left behind.
+"""A recurrent, flow-guided EDSR: each frame is upscaled with its previous output, aligned.
 
-Frame ``t`` is upscaled from its LR picture, the previous LR picture and the network's previous
-hidden state, both warped onto frame ``t`` by the optical flow between the two LR pictures (OpenCV
-DIS, no learned weights: ``vsr.models.flow``). The hidden state is the body's output features, so
-detail recovered in earlier frames reaches the upsampler of later ones, aligned. This is the
-unidirectional flow-guided propagation of BasicVSR (Chan et al. 2021) and FRVSR (Sajjadi et al.
-2018) on an EDSR-baseline body; the flow-free alternative (RLSP/RSDN) must learn alignment inside
-the network, which takes far more training than two CPU cores give.
+Frame ``t`` is upscaled from its LR picture, the previous LR picture warped onto it, and the previous
+*output* warped onto it at output resolution, then folded back to LR size by space-to-depth (FRVSR,
+Sajjadi et al. 2018, on an EDSR-baseline body). The flow is OpenCV DIS between the two LR pictures
+(``vsr.models.motion``, no learned weights), upsampled for the HR warp. Warping the output at HR keeps
+its sub-pixel detail; a run that warped the body's LR features instead (a blend of neighbouring
+feature vectors stands for a blend of whole 4x4 output blocks at x4, so a shift of a quarter LR pixel
+ghosts instead of moving) never learnt to use the past (docs/quality.md, temporal runs 1-2).
 
-Streaming, no look-ahead: the output of frame ``t`` depends on frames ``<= t`` only, and the state
-is one ``num_features x H x W`` tensor (at LR size) plus the previous LR frame. A shot starts (and
-a scene cut restarts) with ``prev = x``, ``state = 0`` and ``flow = 0``.
+Streaming, no look-ahead: the output of frame ``t`` depends on frames ``<= t`` only. The state is the
+previous output, mean-shifted and folded by space-to-depth: ``3 * scale**2`` channels at LR size, as
+much memory as one output frame. A shot starts (and a scene cut restarts) with ``prev = x``,
+``state = 0`` and ``flow = 0``.
 
-The head convolution takes ``[x, warp(prev), warp(state)]``; with the extra input channels' weights
-at zero the network is exactly the EDSR it was initialised from (``from_edsr``), which is how
-training starts. Parameter names follow EDSR's (``head.0``, ``body.N.body.0``, ``tail.0.K``), so
-detection reads the same shapes plus the wider head.
+The head convolution takes ``[x, warp(prev), unfold(warp_hr(fold(state)))]``; with the extra input
+channels' weights at zero the network is exactly the EDSR it was initialised from (``from_edsr``),
+which is how training starts. Parameter names follow EDSR's (``head.0``, ``body.N.body.0``,
+``tail.0.K``), so detection reads the same shapes plus the wider head.
 """
 
 from __future__ import annotations
@@ -45,8 +46,17 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return out.to(x.dtype)
 
 
+def warp_folded(state: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
+    """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow`` (upsampled
+    and scaled), folded again."""
+    if scale == 1:
+        return warp(state, flow)
+    hr_flow = F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
+    return F.pixel_unshuffle(warp(F.pixel_shuffle(state, scale), hr_flow), scale)
+
+
 class TemporalEDSR(SRModel):
-    """EDSR body with flow-warped recurrent input; ``forward(x, prev, state, flow) -> (y, state)``."""
+    """EDSR body that also reads its previous output, warped; ``forward(x, prev, state, flow) -> (y, state)``."""
 
     arch = "temporal"
     temporal = True
@@ -57,9 +67,10 @@ class TemporalEDSR(SRModel):
         self.scale = scale
         self.rgb_range = rgb_range
         self.num_features = num_features
+        self.in_channels = in_channels
         self.sub_mean = MeanShift(rgb_range=rgb_range, sign=-1)
         self.add_mean = MeanShift(rgb_range=rgb_range, sign=1)
-        self.head = nn.Sequential(nn.Conv2d(2 * in_channels + num_features, num_features, 3, padding=1))
+        self.head = nn.Sequential(nn.Conv2d(2 * in_channels + in_channels * scale * scale, num_features, 3, padding=1))
         self.body = nn.Sequential(
             *[ResBlock(num_features=num_features) for _ in range(num_blocks)],
             nn.Conv2d(num_features, num_features, 3, padding=1),
@@ -71,26 +82,27 @@ class TemporalEDSR(SRModel):
 
     @property
     def state_channels(self) -> int:
-        return self.num_features
+        return self.in_channels * self.scale * self.scale
 
     @property
     def recurrent_weight(self) -> torch.Tensor:
         """The head's weights on the recurrent inputs (warped previous frame and state): a view."""
-        return self.head[0].weight[:, self.tail[1].out_channels:]
+        return self.head[0].weight[:, self.in_channels:]
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """The state a shot starts with (zeros), for a batch like ``x``."""
         n, _, h, w = x.shape
-        return x.new_zeros((n, self.num_features, h, w))
+        return x.new_zeros((n, self.state_channels, h, w))
 
     def forward(self, x: torch.Tensor, prev: torch.Tensor, state: torch.Tensor,
                 flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r = self.rgb_range
-        aligned = torch.cat((self.sub_mean(x * r), self.sub_mean(warp(prev, flow) * r), warp(state, flow)), dim=1)
+        aligned = torch.cat((self.sub_mean(x * r), self.sub_mean(warp(prev, flow) * r),
+                             warp_folded(state, flow, self.scale)), dim=1)
         f = self.head(aligned)
         f = f + self.body(f)
-        y = self.add_mean(self.tail(f))
-        return y / r, f
+        shifted = self.tail(f)  # the output before the mean is added back: what the next frame reads
+        return self.add_mean(shifted) / r, F.pixel_unshuffle(shifted, self.scale)
 
     @torch.no_grad()
     def from_edsr(self, edsr_state: StateDict) -> list[str]:
@@ -126,13 +138,11 @@ def shot_start_args(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]
 
 def _read(s: Shapes) -> Detected | None:
     features, head_in = s["head.0.weight"][:2]
-    in_channels = (head_in - features) // 2
-    if in_channels < 1 or 2 * in_channels + features != head_in or s["tail.1.weight"][0] != in_channels:
-        return None
+    in_channels = s["tail.1.weight"][0]
     blocks = len(indices(s, r"body\.(\d+)\.body\.0\.weight"))
     stages = indices(s, r"tail\.0\.(\d+)\.weight")
     scale = shuffle_scale(stages, s[f"tail.0.{stages[0]}.weight"][0], features) if stages else None
-    if scale is None or f"body.{blocks}.weight" not in s:
+    if scale is None or f"body.{blocks}.weight" not in s or head_in != in_channels * (2 + scale * scale):
         return None
     return Detected("temporal", {"in_channels": in_channels, "num_features": features, "num_blocks": blocks,
                                  "scale": scale}, guessed={"rgb_range"})

@@ -130,13 +130,6 @@ def test_srgan_stage_from_pretrained_srresnet(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
 
 
-def test_gan_without_vgg_weights_is_a_usage_error(tmp_path):
-    from vsr.errors import UsageError
-
-    with pytest.raises(UsageError, match="vgg-weights"):
-        train(_cfg(tmp_path, arch="srresnet", scale=4, patch=8, gan=True))
-
-
 class _Payload:
     """Unpickling this would run code: a resume must refuse it, with nothing run."""
 

@@ -55,15 +55,24 @@ from vsr.errors import UsageError
 @click.option("--export", type=click.Path(dir_okay=False), default=None,
               help="Where to write the final safetensors (default OUT/model.safetensors).")
 @click.option("--max-images", type=int, default=0, help="Use only the first N images (0 = all).")
-@click.option("--gan", is_flag=True, help="SRGAN stage: pixel + VGG19 content + adversarial loss (use --init "
-              "with pixel-loss pre-trained weights, e.g. --arch srresnet).")
+@click.option("--gan", is_flag=True, help="GAN stage (Real-ESRGAN style): L1 + discriminator feature matching + "
+              "adversarial loss, the generator's EMA exported; start from pixel-loss weights with --init. No downloads: "
+              "--vgg-weights is optional (SRGAN's VGG19 content loss).")
+@click.option("--discriminator", type=click.Choice(["unet", "vgg"]), default="unet", show_default=True,
+              help="--gan: unet = Real-ESRGAN's U-Net with spectral norm (realness per pixel); vgg = SRGAN's (per image).")
+@click.option("--d-features", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="--gan: discriminator width (its cost grows with the square: 32 is 4x cheaper).")
 @click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="torchvision-layout VGG19 weights for the content loss (--gan).")
+              help="--gan: torchvision-layout VGG19 weights; the VGG content loss then replaces feature matching (SRGAN).")
 @click.option("--vgg-layer", default="relu5_4", show_default=True, help="VGG feature layer (relu5_4 = SRGAN's VGG54).")
-@click.option("--pixel-weight", type=float, default=1e-2, show_default=True)
-@click.option("--content-weight", type=float, default=0.006, show_default=True)
-@click.option("--adv-weight", type=float, default=1e-3, show_default=True)
+@click.option("--pixel-weight", type=float, default=None, help="--gan: L1 weight [1; 0.01 with --vgg-weights].")
+@click.option("--fm-weight", type=float, default=None,
+              help="--gan: discriminator feature-matching weight [1; 0 with --vgg-weights].")
+@click.option("--content-weight", type=float, default=0.006, show_default=True, help="--gan: VGG content weight (--vgg-weights).")
+@click.option("--adv-weight", type=float, default=None, help="--gan: adversarial weight [0.1; 0.001 with --vgg-weights].")
 @click.option("--d-lr", type=float, default=0.0, help="Discriminator learning rate (0 = --lr).")
+@click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=0.999, show_default=True,
+              help="--gan: export an exponential moving average of the generator (0 = the generator as trained).")
 @click.option("--stop-at", type=int, default=0,
               help="Stop after this step with a checkpoint (continue later with --resume); 0 = run to --steps.")
 @click.option("--video", "videos", multiple=True, metavar="PATH[@START:DURATION]",
@@ -120,8 +129,9 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{info['loss_avg']:.4f}", lr=f"{info['lr']:.2e}")
             if info["step"] % 50 == 0:
+                terms = "".join(f" {k} {v:.5f}" for k, v in info.get("terms", {}).items())  # --gan: this step's terms
                 log.write(f"{time.strftime('%H:%M:%S')} step {info['step']}/{info['steps']} "
-                          f"loss {info['loss_avg']:.5f} lr {info['lr']:.3e} {info['elapsed']:.0f}s\n")
+                          f"loss {info['loss_avg']:.5f}{terms} lr {info['lr']:.3e} {info['elapsed']:.0f}s\n")
         elif kind == "val" and "result" in info:  # temporal: one PSNR per validation clip
             clips = ", ".join(f"{k} {v:.3f}" for k, v in info["result"].items())
             line(f"val step {info['step']}: {clips} dB (best mean {info['best']:.3f})")
@@ -142,8 +152,8 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
 
 
 _IMAGE_ONLY = ("res_scale", "schedule", "loss", "degrade_variants", "workers", "val_dir", "val_degrade", "device",
-               "channels_last", "max_images", "gan", "vgg_weights", "vgg_layer", "pixel_weight", "content_weight",
-               "adv_weight", "d_lr", "betas")
+               "channels_last", "max_images", "gan", "discriminator", "d_features", "vgg_weights", "vgg_layer",
+               "pixel_weight", "fm_weight", "content_weight", "adv_weight", "d_lr", "ema_decay", "betas")
 
 
 def _video_config(data: tuple[str, ...], video: dict, kw: dict):

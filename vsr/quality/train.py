@@ -7,7 +7,8 @@ Determinism: sample ``k`` (global index = step * batch + i) draws its image, cro
 from ``numpy.random.default_rng([seed, k])``, so batches do not depend on worker processes or on
 resuming; weight init uses ``torch.manual_seed(seed)``. Resuming restores model, optimiser,
 scheduler, step and RNG states from a checkpoint loaded with ``weights_only=True``
-(``vsr.quality.checkpoint``). Stages: ``training_batches`` (data), ``_Trainer`` (model, optimiser,
+(``vsr.quality.checkpoint``); with ``gan`` also the discriminator, its optimiser and the generator's
+EMA (``vsr.quality.gan``). Stages: ``training_batches`` (data), ``_Trainer`` (model, optimiser,
 one step, validation, checkpoint), ``train`` (the loop).
 """
 
@@ -68,14 +69,19 @@ class TrainConfig:
     export: str | None = None  # final safetensors path; default out_dir/model.safetensors
     max_images: int = 0  # 0 = all
     stop_at: int = 0  # stop (with a checkpoint, no export) after this step; 0 = run to ``steps``
-    # SRGAN stage (generator usually --init from a pixel-loss pre-trained SRResNet)
+    # GAN stage (generator --init from pixel-loss weights); vsr.quality.gan
     gan: bool = False
-    vgg_weights: str | None = None  # torchvision-layout VGG19 state dict (.pth/.safetensors)
+    discriminator: str = "unet"  # unet (Real-ESRGAN: per pixel, spectral norm) | vgg (SRGAN/ESRGAN: per image)
+    d_features: int = 64  # discriminator width
+    vgg_weights: str | None = None  # torchvision-layout VGG19 state dict (.pth/.safetensors): SRGAN content loss
     vgg_layer: str = "relu5_4"  # SRGAN's VGG54
-    pixel_weight: float = 1e-2
-    content_weight: float = 0.006  # SRGAN rescales VGG features by 1/12.75 -> MSE x 1/12.75^2
-    adv_weight: float = 1e-3
+    # loss weights; None = the recipe's default (vsr.quality.gan.loss_weights)
+    pixel_weight: float | None = None  # 1, or 0.01 with vgg_weights
+    content_weight: float = 0.006  # with vgg_weights; SRGAN rescales VGG features by 1/12.75 -> MSE x 1/12.75^2
+    fm_weight: float | None = None  # discriminator feature matching: 1, or 0 with vgg_weights
+    adv_weight: float | None = None  # 0.1, or 0.001 with vgg_weights
     d_lr: float = 0.0  # discriminator LR; 0 = same as lr
+    ema_decay: float = 0.999  # export an EMA of the generator (0 = the generator as trained)
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -251,59 +257,6 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
-class _GanParts:
-    """SRGAN stage: VGG-style discriminator, VGG19 content loss, adversarial + pixel loss."""
-
-    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        from vsr.models.discriminator import VGGStyleDiscriminator
-        from vsr.quality.losses import ContentLoss, load_vgg
-
-        if not cfg.vgg_weights:
-            raise UsageError("--gan needs --vgg-weights PATH (torchvision VGG19 weights, .pth or .safetensors)")
-        if cfg.patch * cfg.scale < 32:
-            raise UsageError(f"--gan needs HR patches of at least 32 px (patch x scale = {cfg.patch * cfg.scale})")
-        self.cfg = cfg
-        self.disc = VGGStyleDiscriminator().to(device)
-        self.content = ContentLoss(load_vgg(cfg.vgg_weights, cfg.vgg_layer)).to(device)
-        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr or cfg.lr, betas=cfg.betas)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.d_opt, lambda s: lr_factor(cfg, s))
-        self.bce = nn.BCEWithLogitsLoss()
-        self.device = device
-
-    def step(self, sr, hr, pixel, g_opt, scaler, amp_dtype) -> torch.Tensor:
-        cfg, dev = self.cfg, self.device
-        ac = dict(device_type=dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
-        # generator: pixel + VGG content + adversarial (the discriminator is not updated here)
-        for p in self.disc.parameters():
-            p.requires_grad_(False)
-        with torch.autocast(**ac):
-            fake_logit = self.disc(sr).float()
-            content = self.content(sr, hr).float()
-        adv = self.bce(fake_logit, torch.ones_like(fake_logit))
-        g_loss = cfg.pixel_weight * pixel(sr, hr) + cfg.content_weight * content + cfg.adv_weight * adv
-        scaler.scale(g_loss).backward()
-        scaler.step(g_opt)
-        # discriminator: real -> 1, fake -> 0
-        for p in self.disc.parameters():
-            p.requires_grad_(True)
-        self.d_opt.zero_grad(set_to_none=True)
-        with torch.autocast(**ac):
-            real_logit = self.disc(hr).float()
-            fake_logit = self.disc(sr.detach()).float()
-        d_loss = self.bce(real_logit, torch.ones_like(real_logit)) + self.bce(fake_logit, torch.zeros_like(fake_logit))
-        scaler.scale(d_loss).backward()
-        scaler.step(self.d_opt)
-        return g_loss
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"disc": self.disc.state_dict(), "d_opt": self.d_opt.state_dict(), "sched": self.sched.state_dict()}
-
-    def load_state_dict(self, st: dict[str, Any]) -> None:
-        self.disc.load_state_dict(st["disc"])
-        self.d_opt.load_state_dict(st["d_opt"])
-        self.sched.load_state_dict(st["sched"])
-
-
 # ---------------------------------------------------------------------------------------- the run
 
 
@@ -365,9 +318,23 @@ class _Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(cfg, s))
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda" and self.amp_dtype == torch.float16))
         self.criterion = pixel_loss(cfg.loss)
-        self.gan = _GanParts(cfg, self.device) if cfg.gan else None
+        self.gan = self._gan_stage() if cfg.gan else None
+        if not cfg.gan:
+            from vsr.quality.gan import refuse_gan_options
+
+            refuse_gan_options(cfg)
         self.step, self.best, self.history = 0, -1.0, []
         self.val_psnr: float | None = None
+
+    def _gan_stage(self):
+        from vsr.quality.gan import GanStage
+
+        return GanStage(self.cfg, self.model, self.device, lambda s: lr_factor(self.cfg, s))
+
+    @property
+    def export_model(self) -> nn.Module:
+        """The generator that is validated and exported (the GAN stage's EMA when there is one)."""
+        return self.gan.export_model if self.gan is not None else self.model
 
     def resume(self) -> None:
         ck = checkpoint.load(self.path)
@@ -378,7 +345,7 @@ class _Trainer:
         if self.gan is not None:
             if "gan" not in ck:
                 raise UsageError(f"--resume --gan: {self.path} is not a GAN checkpoint")
-            self.gan.load_state_dict(ck["gan"])
+            self.gan.load_state_dict(ck["gan"], self.path)
         self.step, self.best = int(ck["step"]), float(ck["best_psnr"])
         self.history = [tuple(h) for h in ck["history"]]
         checkpoint.set_rng_state(ck["rng"])
@@ -393,7 +360,8 @@ class _Trainer:
             state["gan"] = self.gan.state_dict()
         checkpoint.save(self.path, state)
 
-    def train_step(self, lr_b: torch.Tensor, hr_b: torch.Tensor) -> float:
+    def train_step(self, lr_b: torch.Tensor, hr_b: torch.Tensor) -> dict[str, float]:
+        """One optimiser step; returns ``{"loss": value}`` (and the GAN stage's loss terms)."""
         cfg, dev = self.cfg, self.device
         lr_b, hr_b = lr_b.to(dev, non_blocking=True), hr_b.to(dev, non_blocking=True)
         if cfg.channels_last:
@@ -407,24 +375,28 @@ class _Trainer:
             loss = self.criterion(sr, hr_b)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt)
+            terms = {"loss": float(loss.detach())}
         else:
-            loss = self.gan.step(sr, hr_b, self.criterion, self.opt, self.scaler, amp)
+            terms = self.gan.step(sr, hr_b, self.criterion, self.opt, self.scaler, amp)
         self.scaler.update()
         self.sched.step()
         if self.gan is not None:
             self.gan.sched.step()
         self.step += 1
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"loss became {value} at step {self.step}: lower --lr, or train with --amp off (fp32)")
-        return value
+        bad = next((k for k, v in terms.items() if not math.isfinite(v)), None)
+        if bad is not None:
+            what = "discriminator loss" if bad == "d" else "loss"
+            gan = ", --adv-weight or --d-lr" if self.gan is not None else ""
+            raise TrainingDiverged(f"{what} became {terms[bad]} at step {self.step}: lower --lr{gan}, "
+                                   "or train with --amp off (fp32)")
+        return terms
 
     def validate(self, pairs) -> None:
-        self.val_psnr = validate(self.model, pairs, self.cfg.scale, self.device, self.amp_dtype)
+        self.val_psnr = validate(self.export_model, pairs, self.cfg.scale, self.device, self.amp_dtype)
         self.history.append((self.step, self.val_psnr))
         if self.val_psnr > self.best:
             self.best = self.val_psnr
-            save_weights(self.model, Path(self.cfg.out_dir) / "best.safetensors",
+            save_weights(self.export_model, Path(self.cfg.out_dir) / "best.safetensors",
                          notes={"step": str(self.step), "val_psnr": f"{self.val_psnr:.3f}"})
 
     def outcome(self, export: Path | None, started: float) -> dict[str, Any]:
@@ -448,10 +420,12 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
     run.model.train()
     started, loss_avg = time.time(), None
     for lr_b, hr_b in batches:
-        value = run.train_step(lr_b, hr_b)
+        terms = run.train_step(lr_b, hr_b)
+        value = terms.pop("loss")
         loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
-        emit("step", {"step": run.step, "steps": cfg.steps, "loss": value, "loss_avg": loss_avg,
-                      "lr": run.opt.param_groups[0]["lr"], "elapsed": time.time() - started})
+        info = {"step": run.step, "steps": cfg.steps, "loss": value, "loss_avg": loss_avg,
+                "lr": run.opt.param_groups[0]["lr"], "elapsed": time.time() - started}
+        emit("step", {**info, "terms": terms} if terms else info)
         if pairs is not None and (run.step % cfg.val_every == 0 or run.step == cfg.steps):
             run.validate(pairs)
             emit("val", {"step": run.step, "psnr": run.val_psnr, "best": run.best, "elapsed": time.time() - started})
@@ -461,6 +435,6 @@ def train(cfg: TrainConfig, on_event: Callable[[str, dict], None] | None = None)
             run.save()
             return run.outcome(None, started)
     export = Path(cfg.export) if cfg.export else out / "model.safetensors"
-    save_weights(run.model, export, notes={"step": str(run.step)})
+    save_weights(run.export_model, export, notes={"step": str(run.step)})
     run.save()
     return run.outcome(export, started)

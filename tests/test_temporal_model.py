@@ -151,11 +151,32 @@ def test_training_patches_keep_flow_consistent_with_flips_and_transposes(aug_see
     hr = panning(3, 96, 128, step=4, seed=3)
     clip = make_clip(hr, 2, parse_video("", ""), np.random.default_rng(0))
     data = ClipDataset([clip], scale=2, patch=32, seed=aug_seed)
-    lr, hr_t, flow = data[0]
+    lr, hr_t, flow, starts = data[0]
+    assert starts.tolist() == [True, False, False]
     assert lr.shape == (3, 3, 32, 32) and hr_t.shape == (3, 3, 64, 64) and flow.shape == (3, 2, 32, 32)
     aligned = warp(lr[1:2], flow[2:3])
     inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
     assert (aligned - lr[2:3])[inner].abs().mean() < 0.4 * (lr[1:2] - lr[2:3])[inner].abs().mean()
+
+
+def test_training_clips_restart_at_cuts_as_the_pipeline_does():
+    """A clip across a scene cut: the cut is marked (flow 0 there), and the model run over the clip in
+    training gives the frames after it exactly what the pipeline's runner gives (the state restarts)."""
+    from vsr.quality.train_video import run_clip
+    from vsr.quality.video_data import make_clip
+    from vsr.quality.video_degrade import parse_video
+
+    hr = panning(3, 64, 96, step=4, seed=0) + [255 - f for f in panning(2, 64, 96, step=4, seed=7)]
+    clip = make_clip(hr, 2, parse_video("", ""), np.random.default_rng(0))
+    assert clip.starts.tolist() == [True, False, False, True, False] and not clip.flow[3].any()
+    model = tiny()
+    lr = torch.from_numpy(clip.lr.transpose(0, 3, 1, 2).copy()).float().div(255)
+    with torch.no_grad():
+        trained = run_clip(model, lr[None], torch.from_numpy(clip.flow.astype(np.float32))[None],
+                           torch.from_numpy(clip.starts)[None])[0]
+        alone = run_clip(model, lr[None, 3:], torch.from_numpy(clip.flow[3:].astype(np.float32))[None],
+                         torch.from_numpy(clip.starts[3:])[None])[0]
+    assert torch.equal(trained[3:], alone)
 
 
 def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path):

@@ -90,15 +90,20 @@ def boost_recurrent(model: torch.nn.Module, before: torch.Tensor, factor: float)
             w.copy_(before + factor * (w - before))
 
 
-def run_clip(model: torch.nn.Module, lr: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Outputs N×T×3×sH×sW of the model run over N clips (N×T×3×H×W, flows N×T×2×H×W) from a fresh state."""
+def run_clip(model: torch.nn.Module, lr: torch.Tensor, flow: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """Outputs N×T×3×sH×sW of the model run over N clips (N×T×3×H×W, flows N×T×2×H×W); the state
+    restarts where ``starts`` (N×T bool) says a shot starts, as ``vsr upscale`` restarts it at cuts."""
     state = model.initial_state(lr[:, 0])
     prev = lr[:, 0]
     outs = []
     for t in range(lr.shape[1]):
-        y, state = model(lr[:, t], prev, state, flow[:, t])
+        x = lr[:, t]
+        fresh = starts[:, t].view(-1, 1, 1, 1)
+        prev = torch.where(fresh, x, prev)
+        state = torch.where(fresh, torch.zeros_like(state), state)
+        y, state = model(x, prev, state, flow[:, t])
         outs.append(y)
-        prev = lr[:, t]
+        prev = x
     return torch.stack(outs, dim=1)
 
 
@@ -107,6 +112,7 @@ class ValClip:
     name: str
     lr: torch.Tensor  # 1×T×3×H×W
     flow: torch.Tensor
+    starts: torch.Tensor  # 1×T bool
     hr: np.ndarray  # T×sH×sW×3 uint8
 
 
@@ -126,8 +132,10 @@ def validation_clips(sources: tuple[str, ...], *, scale: int, frames: int, codec
             lr = parse_video("", spec)(clean, np.random.default_rng(0))[0] if spec else clean
             arr = np.stack(lr)
             t = torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()).float().div_(255.0)[None]
+            flows, starts = lr_flows(arr)
             out.append(ValClip(f"{Path(src.path).stem}@{src.start:g} {label}", t,
-                               torch.from_numpy(lr_flows(arr).astype(np.float32))[None], np.stack(hr)))
+                               torch.from_numpy(flows.astype(np.float32))[None], torch.from_numpy(starts)[None],
+                               np.stack(hr)))
     return out
 
 
@@ -141,7 +149,7 @@ def validate(model: torch.nn.Module, clips: list[ValClip], amp: torch.dtype | No
     res = {}
     for c in clips:
         with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            y = run_clip(model, c.lr, c.flow)
+            y = run_clip(model, c.lr, c.flow, c.starts)
         sr = y[0].float().clamp_(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         res[c.name] = float(np.mean([psnr_y(a, b, 0) for a, b in zip(sr, c.hr)]))
     model.train(was)
@@ -204,10 +212,10 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
     started, loss_avg = time.time(), None
     while step < cfg.steps:
         samples = [data[step * cfg.batch + i] for i in range(cfg.batch)]
-        lr_b, hr_b, flow_b = (torch.stack(parts) for parts in zip(*samples))
+        lr_b, hr_b, flow_b, starts_b = (torch.stack(parts) for parts in zip(*samples))
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            sr = run_clip(model, lr_b, flow_b)
+            sr = run_clip(model, lr_b, flow_b, starts_b)
         loss = (sr.float() - hr_b).abs().mean()
         loss.backward()
         before = model.recurrent_weight.detach().clone()

@@ -36,27 +36,35 @@ Image = np.ndarray
 class Clip:
     hr: np.ndarray  # T, H*s, W*s, 3 uint8
     lr: np.ndarray  # T, H, W, 3 uint8 (degraded)
-    flow: np.ndarray  # T, 2, H, W float16; flow[0] = 0 (the first frame starts a shot)
+    flow: np.ndarray  # T, 2, H, W float16; zero where a shot starts
+    starts: np.ndarray  # T bool: the first frame, and scene cuts (the state restarts there, as in vsr upscale)
     note: str = ""
 
 
-def lr_flows(lr: np.ndarray) -> np.ndarray:
-    """DIS flow from each LR frame to the previous one (zeros for the first)."""
-    from vsr.models.motion import FlowEstimator, grey
+def lr_flows(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flows, starts): DIS flow from each LR frame to the previous one, and where a shot starts (the
+    first frame and every scene cut by the pipeline's test, ``vsr.models.motion.is_cut``; flow 0 there)."""
+    from vsr.models.motion import FlowEstimator, grey, is_cut
 
     estimate = FlowEstimator()
     g = [grey(f) for f in lr]
     flows = np.zeros((len(lr), 2, *lr.shape[1:3]), dtype=np.float16)
+    starts = np.zeros(len(lr), dtype=bool)
+    starts[0] = True
     for t in range(1, len(lr)):
-        flows[t] = estimate(g[t], g[t - 1])
-    return flows
+        flow = estimate(g[t], g[t - 1])
+        if is_cut(lr[t - 1], lr[t], flow):
+            starts[t] = True
+        else:
+            flows[t] = flow
+    return flows, starts
 
 
 def make_clip(hr_frames: list[Image], scale: int, degradation: VideoDegradation, rng: np.random.Generator) -> Clip:
     lr = [imresize(f, 1.0 / scale) for f in hr_frames]
     lr, note = degradation(lr, rng) if not degradation.is_clean else (lr, "clean")
     lr_arr = np.stack(lr)
-    return Clip(np.stack(hr_frames), lr_arr, lr_flows(lr_arr), note)
+    return Clip(np.stack(hr_frames), lr_arr, *lr_flows(lr_arr), note)
 
 
 def pan_clip(img: Image, frames: int, size: int, rng: np.random.Generator, *, max_speed: float) -> list[Image]:
@@ -173,7 +181,7 @@ def _window(reel: list[Image], frames: int, hr_size: int, scale: int, rng: np.ra
 
 
 class ClipDataset(torch.utils.data.Dataset):
-    """Sample ``k`` -> (lr T×3×p×p, hr T×3×ps×ps, flow T×2×p×p) float tensors; from ``default_rng([seed, k])``."""
+    """Sample ``k`` -> (lr T×3×p×p, hr T×3×ps×ps, flow T×2×p×p, starts T bool); from ``default_rng([seed, k])``."""
 
     def __init__(self, clips: list[Clip], *, scale: int, patch: int, seed: int) -> None:
         self.clips = [c for c in clips if min(c.lr.shape[1:3]) >= patch]
@@ -184,7 +192,7 @@ class ClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return 2**62
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(k)])
         clip = self.clips[int(rng.integers(len(self.clips)))]
         p, s = self.patch, self.scale
@@ -204,7 +212,7 @@ class ClipDataset(torch.utils.data.Dataset):
         def pictures(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).float().div_(255.0)
 
-        return pictures(lr), pictures(hr), torch.from_numpy(np.ascontiguousarray(flow))
+        return pictures(lr), pictures(hr), torch.from_numpy(np.ascontiguousarray(flow)), torch.from_numpy(clip.starts)
 
 
 def image_files(folders: tuple[str, ...] | list[str]) -> list[Path]:

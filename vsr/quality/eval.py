@@ -2,13 +2,14 @@
 
 HR cropped to a multiple of the scale; LR = MATLAB bicubic ``imresize(hr, 1/scale)`` (or read from
 ``lr_dir``); the model's output is quantised to uint8 (round, clamp) before measuring; PSNR and SSIM
-on BT.601 Y with ``scale`` pixels shaved from each border; the mean over images is reported.
+on BT.601 Y with ``scale`` pixels shaved from each border; the mean over images is reported. Extra
+metrics (``metrics``, :mod:`vsr.quality.perceptual`) see the same shaved RGB images.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ import numpy as np
 from vsr.errors import ModelError
 from vsr.quality.datasets import load_pairs
 from vsr.quality.matlab_resize import imresize
-from vsr.quality.metrics import psnr_y, ssim_y
-
+from vsr.quality.metrics import psnr_y, shave_borders, ssim_y
+from vsr.quality.perceptual import describe_all, load_metrics, mean_scores, rounded, score_all
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ImageResult:
     name: str
     psnr_y: float
     ssim_y: float
+    perceptual: dict[str, float] = field(default_factory=dict)  # --metric name: score
 
 
 @dataclass
@@ -36,6 +38,7 @@ class EvalResult:
     degrade: str = "clean"
     seed: int = 0
     precision: str = "fp32"
+    metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # --metric name: unit, display, version
 
     @property
     def psnr_y(self) -> float:
@@ -45,16 +48,25 @@ class EvalResult:
     def ssim_y(self) -> float:
         return float(np.mean([r.ssim_y for r in self.images]))
 
+    @property
+    def perceptual(self) -> dict[str, float]:
+        return mean_scores([r.perceptual for r in self.images])
+
     def to_dict(self) -> dict[str, Any]:
+        """The --metric scores sit beside psnr_y/ssim_y (mean and per image), described under ``metrics``."""
+        extra = {"metrics": self.metrics} if self.metrics else {}
         return {
             "psnr_y": round(self.psnr_y, 4),
             "ssim_y": round(self.ssim_y, 5),
+            **rounded(self.perceptual),
             "scale": self.scale,
             "model": self.model,
             "degrade": self.degrade,
             "seed": self.seed,
             "precision": self.precision,
-            "images": [{"name": r.name, "psnr_y": round(r.psnr_y, 4), "ssim_y": round(r.ssim_y, 5)} for r in self.images],
+            **extra,
+            "images": [{"name": r.name, "psnr_y": round(r.psnr_y, 4), "ssim_y": round(r.ssim_y, 5),
+                        **rounded(r.perceptual)} for r in self.images],
         }
 
 
@@ -98,15 +110,18 @@ def evaluate(
     seed: int = 0,
     device: str = "auto",
     precision: str = "fp32",
+    metrics: Sequence[str] = (),
     on_image: Callable[[ImageResult], None] | None = None,
 ) -> EvalResult:
-    """Mean PSNR/SSIM of ``model`` on ``hr_dir``; the LR (made or read from ``lr_dir``) is degraded by
-    ``degrade`` (a :mod:`vsr.quality.degrade` spec), each image from its own seeded generator."""
+    """Mean PSNR/SSIM (and ``metrics``, names from :func:`vsr.quality.perceptual.parse_metrics`) of ``model``
+    on ``hr_dir``; the LR (made or read from ``lr_dir``) is degraded by ``degrade`` (a
+    :mod:`vsr.quality.degrade` spec), each image from its own seeded generator."""
     from vsr.quality.degrade import image_rng, parse
 
     kind, source = resolve_model(model, scale)
     degradation = parse(degrade)
     pairs = load_pairs(hr_dir, scale, lr_dir)
+    scorers = load_metrics(metrics, device)
     label = model or source
     results = []
     if kind == "resample":
@@ -128,9 +143,10 @@ def evaluate(
         sr = run(lr)
         if sr.shape != p.hr.shape:
             raise ModelError(f"{label}: output {sr.shape} for {p.name}, expected {p.hr.shape}")
-        r = ImageResult(p.name, psnr_y(sr, p.hr, scale), ssim_y(sr, p.hr, scale))
+        perceptual = score_all(scorers, [shave_borders(sr, scale)], [shave_borders(p.hr, scale)])
+        r = ImageResult(p.name, psnr_y(sr, p.hr, scale), ssim_y(sr, p.hr, scale), perceptual)
         results.append(r)
         if on_image:
             on_image(r)
     return EvalResult(model=str(label), scale=scale, images=results, degrade=degradation.spec or "clean",
-                      seed=seed, precision=precision)
+                      seed=seed, precision=precision, metrics=describe_all(scorers))

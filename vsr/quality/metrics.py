@@ -17,7 +17,8 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return 16.0 + (65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
 
 
-def _shave(a: np.ndarray, shave: int) -> np.ndarray:
+def shave_borders(a: np.ndarray, shave: int) -> np.ndarray:
+    """``a`` without ``shave`` pixels at each border (all of it when ``shave`` is 0)."""
     return a[shave:-shave, shave:-shave] if shave > 0 else a
 
 
@@ -25,7 +26,7 @@ def psnr_y(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
     """PSNR (dB) between the Y channels of two RGB images in [0, 255]."""
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
-    ya, yb = _shave(rgb_to_y(a), shave), _shave(rgb_to_y(b), shave)
+    ya, yb = shave_borders(rgb_to_y(a), shave), shave_borders(rgb_to_y(b), shave)
     mse = float(np.mean((ya - yb) ** 2))
     if mse == 0:
         return float("inf")
@@ -67,4 +68,4 @@ def ssim_y(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
     """SSIM between the Y channels of two RGB images in [0, 255]."""
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
-    return ssim_gray(_shave(rgb_to_y(a), shave), _shave(rgb_to_y(b), shave))
+    return ssim_gray(shave_borders(rgb_to_y(a), shave), shave_borders(rgb_to_y(b), shave))

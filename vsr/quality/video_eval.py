@@ -10,7 +10,9 @@ scale x the LR size: what ``vsr upscale --codec ffv1 --pix-fmt bgr0`` writes, no
 conversion. One backend per clip, so a temporal model starts every clip with fresh state.
 
 Scores (``vsr.quality.video_metrics``): PSNR-Y and SSIM-Y of every frame, no border crop; tOF and
-flicker of every pair of consecutive frames; the mean per clip, then the mean over clips.
+flicker of every pair of consecutive frames; the mean per clip, then the mean over clips. Extra
+metrics (:mod:`vsr.quality.perceptual`, e.g. ColorVideoVDP) score each clip as a video: the same output
+and ground-truth frames, at the clip's frame rate.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from vsr.errors import InputError, ModelError
 from vsr.quality.datasets import make_lr, mod_crop
+from vsr.quality.perceptual import Cvvdp, describe_all, load_metrics, mean_scores, rounded, score_all
 from vsr.quality.video_clips import Clip, ClipWindow, find_clips, read_clip
 from vsr.quality.video_metrics import ClipScorer, FrameScore
 
@@ -49,6 +52,7 @@ class ClipResult:
     degraded: str  # what was done to the LR ("clean", "frames only", "h264 crf 25.0", ...)
     frames: list[FrameScore]
     seconds: float  # spent in the backend (conversions, model, resample), all frames
+    perceptual: dict[str, float] = field(default_factory=dict)  # --metric name: score of the whole clip
 
     @property
     def psnr_y(self) -> float:
@@ -70,7 +74,7 @@ class ClipResult:
         return {
             "name": self.name, "frames": len(self.frames), "gt_size": list(self.gt_size), "lr_size": list(self.lr_size),
             "degraded": self.degraded, "psnr_y": round(self.psnr_y, 4), "ssim_y": round(self.ssim_y, 5),
-            "tof": _round(self.tof, 5), "flicker": _round(self.flicker, 5),
+            "tof": _round(self.tof, 5), "flicker": _round(self.flicker, 5), **rounded(self.perceptual),
             "per_frame": [{"psnr_y": round(f.psnr_y, 4), "ssim_y": round(f.ssim_y, 5), "tof": _round(f.tof, 5),
                            "flicker": _round(f.flicker, 5)} for f in self.frames],
         }
@@ -87,6 +91,7 @@ class VideoEvalResult:
     backend: str = ""
     device: str = "cpu"
     window: ClipWindow = field(default_factory=ClipWindow)
+    metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # --metric name: unit, display, version
 
     @property
     def psnr_y(self) -> float:
@@ -95,6 +100,10 @@ class VideoEvalResult:
     @property
     def ssim_y(self) -> float:
         return float(np.mean([c.ssim_y for c in self.clips]))
+
+    @property
+    def perceptual(self) -> dict[str, float]:
+        return mean_scores([c.perceptual for c in self.clips])
 
     @property
     def tof(self) -> float | None:
@@ -111,11 +120,12 @@ class VideoEvalResult:
     def to_dict(self) -> dict[str, Any]:
         """Everything but ``timing`` is the same on every run."""
         w = self.window
+        extra = {"metrics": self.metrics} if self.metrics else {}
         return {
             "protocol": "video", "psnr_y": round(self.psnr_y, 4), "ssim_y": round(self.ssim_y, 5),
-            "tof": _round(self.tof, 5), "flicker": _round(self.flicker, 5), "scale": self.scale, "model": self.model,
-            "degrade": self.degrade, "seed": self.seed, "precision": self.precision, "backend": self.backend,
-            "device": self.device, "frames": self.frames,
+            "tof": _round(self.tof, 5), "flicker": _round(self.flicker, 5), **rounded(self.perceptual),
+            "scale": self.scale, "model": self.model, "degrade": self.degrade, "seed": self.seed,
+            "precision": self.precision, "backend": self.backend, "device": self.device, "frames": self.frames, **extra,
             "window": {"start": w.start, "duration": w.duration, "max_frames": w.max_frames, "gt_downscale": w.downscale},
             "clips": [c.to_dict() for c in self.clips],
             "timing": {c.name: round(c.seconds / len(c.frames), 4) for c in self.clips},  # s/frame, varies
@@ -187,8 +197,10 @@ def upscale_frames(plan, scale: int, frames: Sequence[np.ndarray], fps: Fraction
 
 
 def evaluate_clip(clip: Clip, scale: int, model: str | None, *, degradation, seed: int, backend: str, device: str,
-                  precision: str, on_frame: Callable[[int, FrameScore], None] | None = None):
-    """(ClipResult, plan) of one ground-truth clip."""
+                  precision: str, metrics: Sequence[Cvvdp] = (),
+                  on_frame: Callable[[int, FrameScore], None] | None = None):
+    """(ClipResult, plan) of one ground-truth clip; ``metrics`` (from
+    :func:`vsr.quality.perceptual.load_metrics`) score the whole clip, so its output is kept for them."""
     from vsr.quality.degrade import image_rng
 
     gt = [mod_crop(f, scale) for f in clip.frames]
@@ -198,19 +210,22 @@ def evaluate_clip(clip: Clip, scale: int, model: str | None, *, degradation, see
         lr, degraded = degradation(lr, image_rng(seed, clip.name))
     h, w = lr[0].shape[:2]
     plan = plan_for(model, scale, w, h, clip.fps, backend=backend, device=device, precision=precision, name=clip.name)
-    scorer, timer = ClipScorer(), Stopwatch()
+    scorer, timer, outputs = ClipScorer(), Stopwatch(), []
     for i, out in enumerate(upscale_frames(plan, scale, lr, clip.fps, timer)):
         if i >= len(gt):
             raise ModelError(f"{plan.model}: more output frames than the {len(gt)} given for {clip.name}")
         if out.shape != gt[i].shape:
             raise ModelError(f"{plan.model}: output {out.shape} for frame {i} of {clip.name}, expected {gt[i].shape}")
         score = scorer.add(out, gt[i])
+        if metrics:
+            outputs.append(out)
         if on_frame:
             on_frame(i, score)
     if len(scorer.frames) != len(gt):
         raise ModelError(f"{plan.model}: {len(scorer.frames)} output frames for the {len(gt)} of {clip.name}")
     gh, gw = gt[0].shape[:2]
-    return ClipResult(clip.name, (gw, gh), (w, h), degraded, scorer.frames, timer.seconds), plan
+    perceptual = score_all(metrics, outputs, gt, float(clip.fps))
+    return ClipResult(clip.name, (gw, gh), (w, h), degraded, scorer.frames, timer.seconds, perceptual), plan
 
 
 def evaluate_clips(
@@ -225,25 +240,29 @@ def evaluate_clips(
     device: str = "auto",
     precision: str = "fp32",
     window: ClipWindow = ClipWindow(),
+    metrics: Sequence[str] = (),
     on_clip: Callable[[ClipResult], None] | None = None,
 ) -> VideoEvalResult:
-    """Mean PSNR/SSIM/tOF/flicker of ``model`` on ground-truth clips (read one at a time when ``clips``
-    is a generator); ``degrade`` (per-frame stages) and ``codec`` (over the whole LR clip) as in
-    :mod:`vsr.quality.video_degrade`; ``window`` is only recorded (the clips are already cut)."""
+    """Mean PSNR/SSIM/tOF/flicker (and ``metrics``, names from
+    :func:`vsr.quality.perceptual.parse_metrics`) of ``model`` on ground-truth clips (read one at a time
+    when ``clips`` is a generator); ``degrade`` (per-frame stages) and ``codec`` (over the whole LR clip)
+    as in :mod:`vsr.quality.video_degrade`; ``window`` is only recorded (the clips are already cut)."""
     from vsr.quality.video_degrade import parse_video
 
     degradation = parse_video(degrade, codec)
+    scorers = load_metrics(metrics, device)
     results, plan = [], None
     for clip in clips:
         result, plan = evaluate_clip(clip, scale, model, degradation=degradation, seed=seed, backend=backend,
-                                     device=device, precision=precision)
+                                     device=device, precision=precision, metrics=scorers)
         results.append(result)
         if on_clip:
             on_clip(result)
     if plan is None:
         raise InputError("no clips to evaluate")
     return VideoEvalResult(model=plan.model, scale=scale, clips=results, degrade=degradation.label, seed=seed,
-                           precision=plan.precision, backend=plan.backend, device=plan.device, window=window)
+                           precision=plan.precision, backend=plan.backend, device=plan.device, window=window,
+                           metrics=describe_all(scorers))
 
 
 def evaluate_video(ground_truth: str | Path, scale: int, model: str | None = None, *,

@@ -132,8 +132,9 @@ def evaluate(
 
         from vsr.models import load
         from vsr.plan import resolve_precision
+        from vsr.quality.device import pick_device
 
-        dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+        dev = pick_device(device)
         precision = resolve_precision(precision, str(dev))
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         net = load(source).eval().to(dev).to(dtype).to(memory_format=torch.channels_last)

@@ -46,15 +46,6 @@ def parse_metrics(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def metric_device(device: str) -> str:
-    """The torch device a metric runs on: ``auto`` is CUDA when present, else the CPU."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class Cvvdp:
     """ColorVideoVDP on ``standard_fhd``; :meth:`score` gives JOD (10 = identical)."""
 
@@ -106,7 +97,9 @@ def _version() -> str:
 
 def load_metrics(names: Sequence[str], device: str = "auto") -> list[Cvvdp]:
     """The metrics named (from :func:`parse_metrics`), ready to score on ``device``."""
-    return [Cvvdp(metric_device(device)) for name in names if name == "cvvdp"]
+    from vsr.quality.device import pick_device
+
+    return [Cvvdp(str(pick_device(device))) for name in names if name == "cvvdp"]
 
 
 def score_all(metrics: Sequence[Cvvdp], test: Sequence[np.ndarray], reference: Sequence[np.ndarray],

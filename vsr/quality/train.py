@@ -30,6 +30,7 @@ from vsr.errors import InputError, ModelError, TrainingDiverged, UsageError
 from vsr.quality import checkpoint
 from vsr.models.loader import save as save_weights
 from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
+from vsr.quality.device import pick_device
 from vsr.quality.losses import pixel_loss
 
 
@@ -244,12 +245,6 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     raise UsageError(f"unknown schedule {cfg.schedule!r}: use cosine or step")
 
 
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     amp = cfg.amp
     if amp == "auto":
@@ -301,7 +296,7 @@ class _Trainer:
     def __init__(self, cfg: TrainConfig, emit: Callable[[str, dict], None]) -> None:
         self.cfg, self.emit = cfg, emit
         self.path = Path(cfg.out_dir) / "last.pt"
-        self.device = _pick_device(cfg.device)
+        self.device = pick_device(cfg.device)
         self.amp_dtype = _amp_dtype(cfg, self.device)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)

@@ -70,6 +70,9 @@ def test_starts_from_edsr_weights_of_the_same_width(stills, reel, tmp_path):
     nudged = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=1e-3)).state_dict()["head.0.weight"]
     assert torch.equal(nudged[:, :3], weights(edsr)["head.0.weight"])
     assert 0.5e-3 < float(nudged[:, 3:].std()) < 2e-3
+    temporal = save(build(config(stills, reel, tmp_path, init=str(edsr))), tmp_path / "t.safetensors")
+    again = build(config(stills, reel, tmp_path, init=str(temporal))).state_dict()
+    assert all(torch.equal(again[k], v) for k, v in weights(temporal).items()), "a temporal --init continues it"
 
 
 def test_recurrent_weights_step_faster_by_their_multiplier():

@@ -37,7 +37,7 @@ class VideoTrainConfig:
     scale: int = 4
     num_features: int = 64
     num_blocks: int = 14
-    init: str | None = None  # EDSR weights of the same width to start from
+    init: str | None = None  # EDSR weights of the same width to start from, or a temporal model to continue
     recurrent_init: float = 1e-3  # std of the recurrent head weights after --init (0: exactly the EDSR)
     recurrent_lr: float = 10.0  # learning-rate multiplier for the recurrent head weights
     frames: int = 10  # clip length = truncation of back-propagation
@@ -74,9 +74,13 @@ def build(cfg: VideoTrainConfig) -> torch.nn.Module:
     torch.manual_seed(cfg.seed)
     model = TemporalEDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale)
     if cfg.init and not cfg.resume:
-        model.from_edsr(read_state_dict(cfg.init)[0])
-        with torch.no_grad():
-            model.recurrent_weight.normal_(0.0, cfg.recurrent_init)
+        weights = read_state_dict(cfg.init)[0]
+        if weights["head.0.weight"].shape == model.head[0].weight.shape:  # a temporal model: continue it
+            model.load_state_dict(weights)
+        else:
+            model.from_edsr(weights)
+            with torch.no_grad():
+                model.recurrent_weight.normal_(0.0, cfg.recurrent_init)
     return model
 
 

@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--metric", default="", help="perceptual metrics as for vsr eval --metric (e.g. cvvdp)")
     ap.add_argument("--json", type=Path, default=None, help="also write every result (per clip, per frame) here")
     args = ap.parse_args()
 
@@ -62,15 +63,19 @@ def main() -> None:
         print(f"# {name}: {len(clips[-1].frames)} frames, ground truth "
               f"{clips[-1].frames[0].shape[1]}x{clips[-1].frames[0].shape[0]}", flush=True)
 
-    print(f"\n| x{args.scale} | LR | PSNR-Y | SSIM-Y | tOF | flicker | s/frame |\n|---|---|---|---|---|---|---|")
+    metrics = [m for m in args.metric.split(",") if m]
+    extra = "".join(f" {m} |" for m in metrics)
+    print(f"\n| x{args.scale} | LR | PSNR-Y | SSIM-Y | tOF | flicker |{extra} s/frame |\n"
+          f"|---|---|---|---|---|---|{'---|' * len(metrics)}---|")
     records = []
     for codec in args.codecs.split(","):
         for model in args.models.split(","):
             res = evaluate_clips(clips, args.scale, model, codec=None if codec == "none" else codec, seed=args.seed,
-                                 device=args.device, precision=args.precision)
+                                 device=args.device, precision=args.precision, metrics=metrics)
             seconds = sum(c.seconds for c in res.clips) / res.frames
             print(f"| {res.model} | {'clean' if codec == 'none' else codec} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
-                  f"{res.tof:.3f} | {res.flicker:.2f} | {seconds:.3f} |", flush=True)
+                  f"{res.tof:.3f} | {res.flicker:.2f} |{''.join(f' {res.perceptual[m]:.3f} |' for m in metrics)} "
+                  f"{seconds:.3f} |", flush=True)
             records.append(res.to_dict())
     if args.json:
         args.json.write_text(json.dumps(records))

@@ -38,3 +38,7 @@ def test_each_shipped_model_loads_at_its_scale_and_matches_its_card(entry):
 @pytest.mark.parametrize("family", ["edsr-baseline", "edsr-baseline-archive"])
 def test_families_have_x2_x3_x4(family):
     assert sorted(registry.family_scales(family)) == [2, 3, 4]
+
+
+def test_perceptual_family_has_x2_and_x4():
+    assert sorted(registry.family_scales("edsr-baseline-archive-gan")) == [2, 4]

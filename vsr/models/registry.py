@@ -58,6 +58,8 @@ def _edsr_baseline(scale: int, training: str, result: str, variant: str = "") ->
 
 
 ARCHIVE_TRAINING = "fine-tuned from edsr-baseline on compressed input (H.264 CRF 8-34, MPEG-2, light noise; vsr.quality.degrade)"
+GAN_TRAINING = ("GAN stage from edsr-baseline-archive (L1 + discriminator feature matching + adversarial, U-Net "
+                "discriminator, EMA) on its compressed input")
 SHIPPED: tuple[ModelEntry, ...] = (
     _edsr_baseline(2, "L1, L2 fine-tune, then L1 again", "Set5 37.53 dB"),
     _edsr_baseline(3, "L1", "Set5 33.32 dB"),
@@ -66,6 +68,9 @@ SHIPPED: tuple[ModelEntry, ...] = (
     _edsr_baseline(2, ARCHIVE_TRAINING, "Set14 x2 over edsr-baseline: +0.41 dB on H.264 CRF 16 LR, +0.84 on CRF 28, -0.16 on clean LR", "archive"),
     _edsr_baseline(3, ARCHIVE_TRAINING, "Set14 x3 over edsr-baseline: +0.24 dB on H.264 CRF 16 LR, +0.46 on CRF 28, -0.43 on clean LR", "archive"),
     _edsr_baseline(4, ARCHIVE_TRAINING, "Set14 x4 over edsr-baseline: +0.21 dB on H.264 CRF 16 LR, +0.57 on CRF 28, -0.25 on clean LR", "archive"),
+    # perceptual (sharper texture, lower PSNR): see vsr/weights/edsr_baseline_archive_gan_x*.md
+    _edsr_baseline(2, GAN_TRAINING, "held-out video ColorVideoVDP within 0.05 JOD of its parent, PSNR 0.35 dB lower on clean LR", "archive-gan"),
+    _edsr_baseline(4, GAN_TRAINING, "held-out video ColorVideoVDP within 0.2 JOD of its parent, PSNR about 1.3 dB lower on clean LR", "archive-gan"),
 )
 
 

@@ -8,6 +8,10 @@ quantised to 16 bits, and converted back to the output pixel format with the sam
 ``gbrp16le`` rather than ``rgb48le``: with accurate rounding swscale's packed 16-bit RGB path is
 broken for 4:2:0 input (about 10 dB), the planar one is not.
 
+8-bit input reaches the network as swscale scales it, level v -> about 256 v (255 -> 65283, not
+65535), and the way back rounds x / 256, so an 8-bit round trip is exact; the network sees 8-bit
+white as 0.996 instead of 1.0 (measured with PyAV 18.1, 2026-12-06).
+
 Nothing frame-sized is allocated per frame on the host beyond what swscale and the model must
 produce: the RGB planes are read into one reused input tensor and the quantised result is written
 into one reused 16-bit RGB frame (``_Buffers``), and malloc keeps freed pages (``cpu_memory``).

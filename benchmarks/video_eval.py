@@ -31,6 +31,7 @@ import argparse
 import json
 from pathlib import Path
 
+from vsr.quality.perceptual import parse_metrics
 from vsr.quality.video_clips import ClipSource, ClipWindow, read_clip
 from vsr.quality.video_eval import evaluate_clips
 
@@ -63,7 +64,7 @@ def main() -> None:
         print(f"# {name}: {len(clips[-1].frames)} frames, ground truth "
               f"{clips[-1].frames[0].shape[1]}x{clips[-1].frames[0].shape[0]}", flush=True)
 
-    metrics = [m for m in args.metric.split(",") if m]
+    metrics = parse_metrics([args.metric])
     extra = "".join(f" {m} |" for m in metrics)
     print(f"\n| x{args.scale} | LR | PSNR-Y | SSIM-Y | tOF | flicker |{extra} s/frame |\n"
           f"|---|---|---|---|---|---|{'---|' * len(metrics)}---|")

@@ -34,7 +34,7 @@ def parse_metrics(values: Iterable[str]) -> tuple[str, ...]:
     """The extra metrics asked for by ``--metric`` (repeatable, comma-separated), in order, once each."""
     names: list[str] = []
     for value in values:
-        for name in (n.strip().lower() for n in value.split(",")):
+        for name in filter(None, (n.strip().lower() for n in value.split(","))):
             if name in NOT_OFFLINE:
                 raise UsageError(f"--metric {name}: needs ImageNet-trained weights that vsr cannot download or ship; "
                                  f"use --metric cvvdp")

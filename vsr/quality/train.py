@@ -314,10 +314,10 @@ class _Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda" and self.amp_dtype == torch.float16))
         self.criterion = pixel_loss(cfg.loss)
         self.gan = self._gan_stage() if cfg.gan else None
-        if not cfg.gan:
+        if self.gan is None:
             from vsr.quality.gan import refuse_gan_options
 
-            refuse_gan_options(cfg)
+            refuse_gan_options(cfg)  # a GAN option without --gan would do nothing
         self.step, self.best, self.history = 0, -1.0, []
         self.val_psnr: float | None = None
 

@@ -104,7 +104,7 @@ def run_clip(model: torch.nn.Module, lr: torch.Tensor, flow: torch.Tensor, start
         x = lr[:, t]
         fresh = starts[:, t].view(-1, 1, 1, 1)
         prev = torch.where(fresh, x, prev)
-        state = torch.where(fresh, torch.zeros_like(state), state)
+        state = torch.where(fresh, model.initial_state(x), state)
         y, state = model(x, prev, state, flow[:, t])
         outs.append(y)
         prev = x

@@ -95,6 +95,29 @@ def test_dis_flow_and_warp_align_the_previous_frame():
     assert (aligned - cur)[inner].abs().mean() < 0.25 * (prev - cur)[inner].abs().mean()
 
 
+def test_dis_flow_is_sub_pixel_accurate():
+    """A quarter LR pixel is one output pixel at x4: the flow must resolve such shifts."""
+    import cv2
+
+    big = textured(64, 96, seed=3)
+    for dx, dy in ((0.25, 0.0), (0.4, -0.3), (1.6, 0.7)):
+        moved = cv2.warpAffine(big, np.float32([[1, 0, dx], [0, 1, dy]]), (96, 64), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REFLECT)
+        flow = FlowEstimator()(grey(moved), grey(big))[:, 8:-8, 8:-8]
+        # moved(p) = big(p - d): each pixel of the new frame lies at p - d in the previous one
+        assert abs(float(np.median(flow[0])) + dx) < 0.05 and abs(float(np.median(flow[1])) + dy) < 0.05
+
+
+def test_align_warps_at_output_resolution_with_a_low_resolution_flow():
+    from vsr.models.motion import align
+
+    img = textured(32, 48, seed=1)
+    flow = np.zeros((2, 8, 12), np.float32)
+    flow[0] = 0.5  # half an LR pixel at x4: two output pixels
+    out = align(img, flow)
+    np.testing.assert_array_equal(out[:, :-2], img[:, 2:])
+
+
 def test_scene_cut_is_a_large_content_change_and_motion_is_not():
     a, b = panning(2, 48, 64, step=3)
     other = textured(48, 64, seed=5)

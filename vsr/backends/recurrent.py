@@ -53,16 +53,14 @@ class RecurrentRunner:
         rgb = x[0].float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         g = grey(rgb)
         restart = self._prev is None or self._prev.shape != x.shape
-        if not restart:
-            flow_np = self._flow(g, self._prev_grey)
-            if self.detect_cuts and is_cut(self._prev_rgb, rgb, flow_np):
-                restart = True
-                self.cuts += 1
+        if not restart and self.detect_cuts and is_cut(self._prev_rgb, rgb):
+            restart = True
+            self.cuts += 1
         if restart:
             self._states.clear()
             prev, flow = x, torch.zeros((1, 2, *x.shape[-2:]), dtype=torch.float32, device=x.device)
         else:
-            prev, flow = self._prev, torch.from_numpy(flow_np)[None].to(x.device)
+            prev, flow = self._prev, torch.from_numpy(self._flow(g, self._prev_grey))[None].to(x.device)
         self._prev, self._prev_rgb, self._prev_grey = x, rgb, g
         packed = torch.cat((x.float(), prev.float(), flow), dim=1)  # one tensor, so tiles slice all three alike
         return run_tiled(self._tile_step(x.dtype), packed, scale=self.scale, tile=self.tile, overlap=self.overlap,

@@ -52,11 +52,10 @@ def lr_flows(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.zeros(len(lr), dtype=bool)
     starts[0] = True
     for t in range(1, len(lr)):
-        flow = estimate(g[t], g[t - 1])
-        if is_cut(lr[t - 1], lr[t], flow):
+        if is_cut(lr[t - 1], lr[t]):
             starts[t] = True
         else:
-            flows[t] = flow
+            flows[t] = estimate(g[t], g[t - 1])
     return flows, starts
 
 

@@ -42,3 +42,9 @@ def test_families_have_x2_x3_x4(family):
 
 def test_perceptual_family_has_x2_and_x4():
     assert sorted(registry.family_scales("edsr-baseline-archive-gan")) == [2, 4]
+
+
+def test_temporal_families_are_shipped_as_temporal_models():
+    assert sorted(registry.family_scales("temporal")) == [2, 4]
+    assert sorted(registry.family_scales("temporal-archive")) == [4]
+    assert {e.arch for e in registry.SHIPPED if e.family.startswith("temporal")} == {"temporal"}

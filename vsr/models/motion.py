@@ -4,9 +4,9 @@ Flow: OpenCV's DIS (Kroeger et al. 2016) on the grey LR frames, no learned weigh
 upscaled 2x (bicubic) first and DIS runs down to its finest pyramid level (preset ULTRAFAST otherwise),
 then the flow is shrunk back to LR size by area. Sub-pixel accuracy is what a temporal SR model needs:
 warping the previous *ground-truth* frame by the upsampled flow and scoring it against the current one
-(PSNR-Y, x4, 40 frames of the two validation clips) gives 36.6 / 33.1 dB this way against 30.7 /
+(PSNR-Y, x4, 40 frames of the two validation clips) gives 36.6 / 32.8 dB this way against 30.7 /
 27.3 dB for DIS's FAST preset on the LR frames as they are (which stops at a quarter of LR
-resolution), 4.7 ms against 0.5 ms per 160x90 frame on one core of the 2-core Xeon
+resolution), 5.1 ms against 0.4 ms per 160x90 frame pair on the 2-core Xeon
 (``benchmarks/flow_alignment.py``). ``flow(cur, prev)[p]`` is where pixel ``p`` of ``cur`` lies in
 ``prev``, so ``warp(prev, flow)`` aligns ``prev`` onto ``cur`` (``vsr.models.temporal.warp``).
 Training and inference use the same estimator, so the network learns to live with its errors.
@@ -14,8 +14,8 @@ Training and inference use the same estimator, so the network learns to live wit
 Scene cuts: a large change of content that motion does not explain. PySceneDetect's content measure
 (the mean absolute change of hue, saturation and value between consecutive frames, on 0-255, here on
 frames reduced to at most 160 px wide) must pass 27, its default threshold, *and* warping the
-previous frame by a coarse flow (DIS FAST) must remove less than 40% of the grey difference. The first test alone
-fires on a pan over fine texture; the second alone on a flash. A cut restarts the temporal model as
+previous frame by a coarse flow (DIS FAST) must remove less than 40% of the grey difference. The
+first test alone fires on a pan over fine texture; the second alone on a flash. A cut restarts the temporal model as
 at the start of a shot, so the last shot is not carried into the next.
 """
 

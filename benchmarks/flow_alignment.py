@@ -17,15 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.video_eval import VALIDATION, VIDEOS
 from vsr.models.motion import FlowEstimator, align, grey
-from vsr.quality.datasets import make_lr, mod_crop
-from vsr.quality.degrade import image_rng
 from vsr.quality.metrics import psnr_y
 from vsr.quality.video_clips import ClipSource, ClipWindow, read_clip
 from vsr.quality.video_degrade import parse_video
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
-VALIDATION = (("flutter_bee.mp4", None), ("mdn_tears-of-steel-battle-clip-medium.webm", -15.0))
+from vsr.quality.video_eval import protocol_pair
 
 
 def dis_preset(name: str):
@@ -50,10 +47,8 @@ def main() -> None:
     for name, start in VALIDATION:
         clip = read_clip(ClipSource(Path(name).stem, args.videos / name, "video"),
                          ClipWindow(start=start, max_frames=args.max_frames, downscale=2))
-        gt = [mod_crop(f, args.scale) for f in clip.frames]
-        clean = [make_lr(f, args.scale) for f in gt]
         for codec in args.codecs.split(","):
-            lr = clean if codec == "none" else parse_video(None, codec)(clean, image_rng(0, clip.name))[0]
+            gt, lr, _ = protocol_pair(clip, args.scale, parse_video(None, None if codec == "none" else codec), 0)
             cells = []
             for estimate in estimators.values():
                 scores, seconds = [], 0.0

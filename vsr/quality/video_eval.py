@@ -196,18 +196,26 @@ def upscale_frames(plan, scale: int, frames: Sequence[np.ndarray], fps: Fraction
                 yield out.to_ndarray(format="rgb24").copy()
 
 
+def protocol_pair(clip: Clip, scale: int, degradation, seed: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """(ground truth, LR, what was done to the LR) of a clip by the video protocol: each frame cropped to a
+    multiple of ``scale``, MATLAB bicubic 1/scale, then ``degradation`` (a ``VideoDegradation``) over the
+    clip, seeded by ``seed`` and the clip's name."""
+    from vsr.quality.degrade import image_rng
+
+    gt = [mod_crop(f, scale) for f in clip.frames]
+    lr = [make_lr(f, scale) for f in gt]
+    if degradation.is_clean:
+        return gt, lr, "clean"
+    lr, degraded = degradation(lr, image_rng(seed, clip.name))
+    return gt, lr, degraded
+
+
 def evaluate_clip(clip: Clip, scale: int, model: str | None, *, degradation, seed: int, backend: str, device: str,
                   precision: str, metrics: Sequence[Cvvdp] = (),
                   on_frame: Callable[[int, FrameScore], None] | None = None):
     """(ClipResult, plan) of one ground-truth clip; ``metrics`` (from
     :func:`vsr.quality.perceptual.load_metrics`) score the whole clip, so its output is kept for them."""
-    from vsr.quality.degrade import image_rng
-
-    gt = [mod_crop(f, scale) for f in clip.frames]
-    lr = [make_lr(f, scale) for f in gt]
-    degraded = "clean"
-    if not degradation.is_clean:
-        lr, degraded = degradation(lr, image_rng(seed, clip.name))
+    gt, lr, degraded = protocol_pair(clip, scale, degradation, seed)
     h, w = lr[0].shape[:2]
     plan = plan_for(model, scale, w, h, clip.fps, backend=backend, device=device, precision=precision, name=clip.name)
     scorer, timer, outputs = ClipScorer(), Stopwatch(), []

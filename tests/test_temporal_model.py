@@ -47,6 +47,41 @@ def test_saved_temporal_model_is_detected_with_its_hyper_parameters(tmp_path):
     assert (model.scale, model.num_features, len(model.body) - 1) == (3, 8, 2)
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_direct_upsampler_outputs_its_state_unfolded_and_is_detected(tmp_path, scale):
+    """The direct upsampler's LR output *is* the state: the picture is that, pixel-shuffled, plus the mean."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(4)
+    model = TemporalEDSR(num_features=8, num_blocks=2, scale=scale, upsampler="direct").eval()
+    x = torch.rand(1, 3, 6, 8)
+    with torch.no_grad():
+        y, state = model(x, x, model.initial_state(x), torch.zeros(1, 2, 6, 8))
+    assert y.shape == (1, 3, 6 * scale, 8 * scale) and state.shape == (1, 3 * scale * scale, 6, 8)
+    assert torch.allclose(y * 255, F.pixel_shuffle(state, scale) + model.add_mean.bias.view(1, 3, 1, 1), atol=1e-3)
+    path = save(model, tmp_path / "d.safetensors")
+    assert inspect(path) == ("temporal", scale)
+    again = load(path)
+    assert isinstance(again, TemporalEDSR) and again.upsampler == "direct" and len(again.body) - 1 == 2
+    with torch.no_grad():
+        assert torch.equal(again(x, x, again.initial_state(x), torch.zeros(1, 2, 6, 8))[0], y)
+    with pytest.raises(ValueError, match="upsampler"):
+        TemporalEDSR(upsampler="bilinear")
+
+
+def test_image_evaluation_runs_a_temporal_model_as_the_first_frame_of_a_shot():
+    from vsr.models.temporal import shot_start_args
+    from vsr.quality.eval import sr_image
+
+    model = tiny()
+    lr = textured(10, 12)
+    out = sr_image(model, lr, torch.device("cpu"))
+    x = as_tensor([lr])
+    with torch.no_grad():
+        expected = model(*shot_start_args(model, x))[0][0].mul(255).round().clamp(0, 255).permute(1, 2, 0)
+    assert out.shape == (20, 24, 3) and np.array_equal(out, expected.to(torch.uint8).numpy())
+
+
 def test_plain_edsr_is_not_mistaken_for_temporal(tmp_path):
     path = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "e.safetensors")
     assert inspect(path) == ("edsr", 2)
@@ -202,12 +237,14 @@ def test_training_clips_restart_at_cuts_as_the_pipeline_does():
     assert torch.equal(trained[3:], alone)
 
 
-def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path):
+@pytest.mark.parametrize("upsampler", ["edsr", "direct"])
+def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path, upsampler):
     ort = pytest.importorskip("onnxruntime")
     from vsr.backends.onnx_export import TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, export_onnx
     from vsr.models.loaded import LoadedModel
 
-    model = tiny()
+    torch.manual_seed(0)
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, upsampler=upsampler).eval()
     path = export_onnx(LoadedModel.of(model), tmp_path / "t.onnx", opset=17)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == list(TEMPORAL_INPUTS)

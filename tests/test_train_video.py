@@ -64,15 +64,47 @@ def test_starts_from_edsr_weights_of_the_same_width(stills, reel, tmp_path):
     from vsr.quality.train_video import build
 
     edsr = save(EDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "e.safetensors")
-    exact = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=0.0))
+    exact, source = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=0.0))
+    assert source is None  # same upsampler: nothing to fit
     assert torch.equal(exact.state_dict()["body.0.body.0.weight"], weights(edsr)["body.0.body.0.weight"])
     assert exact.state_dict()["head.0.weight"][:, 3:].abs().sum() == 0
-    nudged = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=1e-3)).state_dict()["head.0.weight"]
+    nudged = build(config(stills, reel, tmp_path, init=str(edsr), recurrent_init=1e-3))[0].state_dict()["head.0.weight"]
     assert torch.equal(nudged[:, :3], weights(edsr)["head.0.weight"])
     assert 0.5e-3 < float(nudged[:, 3:].std()) < 2e-3
-    temporal = save(build(config(stills, reel, tmp_path, init=str(edsr))), tmp_path / "t.safetensors")
-    again = build(config(stills, reel, tmp_path, init=str(temporal))).state_dict()
+    temporal = save(build(config(stills, reel, tmp_path, init=str(edsr)))[0], tmp_path / "t.safetensors")
+    again = build(config(stills, reel, tmp_path, init=str(temporal)))[0].state_dict()
     assert all(torch.equal(again[k], v) for k, v in weights(temporal).items()), "a temporal --init continues it"
+
+
+def test_direct_upsampler_is_fitted_to_the_init_and_training_goes_on_from_it(stills, reel, tmp_path):
+    """--upsampler direct from an EDSR-upsampler model: head and body copied, the one-conv upsampler
+    solved by least squares on the training clips (not left random), then trained; a direct --init
+    continues as it is, and an EDSR-upsampler run refuses it."""
+    from vsr.models.loader import load, save
+    from vsr.models.temporal import TemporalEDSR
+    from vsr.quality.train_video import build, fit_direct_upsampler
+    from vsr.quality.video_data import ClipCache, VideoSource, image_files
+    from vsr.quality.video_degrade import parse_video
+
+    torch.manual_seed(3)
+    init = save(TemporalEDSR(num_features=8, num_blocks=1, scale=2), tmp_path / "t.safetensors")
+    cfg = config(stills, reel, tmp_path / "run", init=str(init), upsampler="direct", steps=2)
+    model, source = build(cfg)
+    assert model.upsampler == "direct" and source is not None and source.upsampler == "edsr"
+    assert torch.equal(model.state_dict()["body.0.body.0.weight"], weights(init)["body.0.body.0.weight"])
+    clips = ClipCache(images=image_files(cfg.data), videos=[VideoSource.parse(cfg.videos[0])], count=4, frames=3,
+                      lr_size=24, scale=2, degradation=parse_video("", "none"), seed=0, real_share=0.5).clips
+    random_tail = model.tail[0].weight.detach().clone()
+    assert fit_direct_upsampler(model, source, clips, None) == 4 * 3 * 24 * 24
+    assert not torch.equal(model.tail[0].weight, random_tail)
+
+    result = train_video(cfg)
+    trained = load(result["export"])
+    assert isinstance(trained, TemporalEDSR) and trained.upsampler == "direct" and result["best"] > 10
+    again, fitted = build(dataclasses.replace(cfg, init=result["export"]))
+    assert fitted is None and torch.equal(again.tail[0].weight, weights(result["export"])["tail.0.weight"])
+    with pytest.raises(UsageError, match="--upsampler direct"):
+        build(dataclasses.replace(cfg, init=result["export"], upsampler="edsr"))
 
 
 def test_recurrent_weights_step_faster_by_their_multiplier():

@@ -89,6 +89,9 @@ from vsr.errors import UsageError
               help="--arch temporal with --init: std of the head's weights on the warped past (0 = exactly the EDSR).")
 @click.option("--recurrent-lr", type=float, default=10.0, show_default=True,
               help="--arch temporal: learning-rate multiplier for the head's weights on the warped past.")
+@click.option("--upsampler", type=click.Choice(["edsr", "direct"]), default="edsr", show_default=True,
+              help="--arch temporal: EDSR's upsampler, or one conv straight to the folded output (direct: about "
+              "half the CPU time at x4; fitted by least squares to --init's features before step 0).")
 @debug_option
 @handle_errors
 def train(debug: bool, data: tuple[str, ...], **kw) -> None:
@@ -98,7 +101,7 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
     """
     from tqdm import tqdm
 
-    video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr")
+    video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr", "upsampler")
     video = {k: kw.pop(k) for k in video_keys}
     if kw["arch"] == "temporal":
         cfg = _video_config(data, video, kw)

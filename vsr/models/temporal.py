@@ -17,6 +17,13 @@ The head convolution takes ``[x, warp(prev), unfold(warp_hr(fold(state)))]``; wi
 channels' weights at zero the network is exactly the EDSR it was initialised from (``from_edsr``),
 which is how training starts. Parameter names follow EDSR's (``head.0``, ``body.N.body.0``,
 ``tail.0.K``), so detection reads the same shapes plus the wider head.
+
+Two upsamplers: EDSR's (``upsampler="edsr"``: conv to 4F channels and pixel shuffle per x2 stage, then a
+conv to RGB at output size) or one convolution from the body's features straight to the folded output
+(``"direct"``: F -> 3 * scale**2 channels at LR size, which *is* the state; ESPCN's sub-pixel layer, the
+"pixelshuffledirect" of lightweight SR networks). At x4 EDSR's upsampler is about 60% of the network's
+CPU time (docs/quality.md); the direct one costs under 1%, and fitted by least squares to EDSR's body
+features (``vsr.quality.tail_fit``) it loses 0.1-0.15 dB before any training.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from torch import nn
 from vsr.models.base import SRModel
 from vsr.models import edsr
 from vsr.models.edsr import MeanShift, ResBlock, Upsampler
-from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, shuffle_scale
+from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, isqrt_exact, shuffle_scale
+
+
+UPSAMPLERS = ("edsr", "direct")
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -62,12 +72,15 @@ class TemporalEDSR(SRModel):
     temporal = True
 
     def __init__(self, *, in_channels: int = 3, num_features: int = 64, num_blocks: int = 14, scale: int = 4,
-                 rgb_range: float = 255.0) -> None:
+                 rgb_range: float = 255.0, upsampler: str = "edsr") -> None:
         super().__init__()
+        if upsampler not in UPSAMPLERS:
+            raise ValueError(f"upsampler {upsampler!r}: use one of {', '.join(UPSAMPLERS)}")
         self.scale = scale
         self.rgb_range = rgb_range
         self.num_features = num_features
         self.in_channels = in_channels
+        self.upsampler = upsampler
         self.sub_mean = MeanShift(rgb_range=rgb_range, sign=-1)
         self.add_mean = MeanShift(rgb_range=rgb_range, sign=1)
         self.head = nn.Sequential(nn.Conv2d(2 * in_channels + in_channels * scale * scale, num_features, 3, padding=1))
@@ -75,10 +88,13 @@ class TemporalEDSR(SRModel):
             *[ResBlock(num_features=num_features) for _ in range(num_blocks)],
             nn.Conv2d(num_features, num_features, 3, padding=1),
         )
-        self.tail = nn.Sequential(
-            Upsampler(scale=scale, num_features=num_features),
-            nn.Conv2d(num_features, in_channels, 3, padding=1),
-        )
+        if upsampler == "direct":
+            self.tail = nn.Sequential(nn.Conv2d(num_features, in_channels * scale * scale, 3, padding=1))
+        else:
+            self.tail = nn.Sequential(
+                Upsampler(scale=scale, num_features=num_features),
+                nn.Conv2d(num_features, in_channels, 3, padding=1),
+            )
 
     @property
     def state_channels(self) -> int:
@@ -101,14 +117,17 @@ class TemporalEDSR(SRModel):
                              warp_folded(state, flow, self.scale)), dim=1)
         f = self.head(aligned)
         f = f + self.body(f)
+        if self.upsampler == "direct":
+            folded = self.tail(f)  # the output before the mean is added back, folded: the next state
+            return self.add_mean(F.pixel_shuffle(folded, self.scale)) / r, folded
         shifted = self.tail(f)  # the output before the mean is added back: what the next frame reads
         return self.add_mean(shifted) / r, F.pixel_unshuffle(shifted, self.scale)
 
     @torch.no_grad()
     def from_edsr(self, edsr_state: StateDict) -> list[str]:
         """Copy an EDSR of the same width (and the blocks it has, up to ours); the recurrent inputs'
-        head weights are zeroed, so the result equals that EDSR with one block fewer or more. Returns
-        the names copied."""
+        head weights are zeroed, so the result equals that EDSR with one block fewer or more (a direct
+        upsampler is not copied: fit it, ``vsr.quality.tail_fit``). Returns the names copied."""
         own = self.state_dict()
         copied = []
         for key, value in edsr_state.items():
@@ -138,20 +157,26 @@ def shot_start_args(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]
 
 def _read(s: Shapes) -> Detected | None:
     features, head_in = s["head.0.weight"][:2]
-    in_channels = s["tail.1.weight"][0]
     blocks = len(indices(s, r"body\.(\d+)\.body\.0\.weight"))
-    stages = indices(s, r"tail\.0\.(\d+)\.weight")
-    scale = shuffle_scale(stages, s[f"tail.0.{stages[0]}.weight"][0], features) if stages else None
+    if "tail.1.weight" in s:  # EDSR's upsampler
+        upsampler, in_channels = "edsr", s["tail.1.weight"][0]
+        stages = indices(s, r"tail\.0\.(\d+)\.weight")
+        scale = shuffle_scale(stages, s[f"tail.0.{stages[0]}.weight"][0], features) if stages else None
+    else:  # direct: head_in = C * (2 + s*s), the tail's output C * s*s
+        upsampler, folded = "direct", s["tail.0.weight"][0]
+        in_channels = (head_in - folded) // 2
+        scale = isqrt_exact(folded // in_channels) if in_channels > 0 and folded % in_channels == 0 else None
     if scale is None or f"body.{blocks}.weight" not in s or head_in != in_channels * (2 + scale * scale):
         return None
     return Detected("temporal", {"in_channels": in_channels, "num_features": features, "num_blocks": blocks,
-                                 "scale": scale}, guessed={"rgb_range"})
+                                 "scale": scale, "upsampler": upsampler}, guessed={"rgb_range"})
 
 
 ARCHITECTURE = Architecture(
     name="temporal",
     module=TemporalEDSR,
-    layouts=(Layout("vsr", frozenset({"head.0.weight", "tail.1.weight", "body.0.body.0.weight"}), _read),),
+    layouts=(Layout("vsr", frozenset({"head.0.weight", "tail.1.weight", "body.0.body.0.weight"}), _read),
+             Layout("vsr-direct", frozenset({"head.0.weight", "tail.0.weight", "body.0.body.0.weight"}), _read)),
     aliases=("temporal-edsr",),
     upsampler=("tail.0.",),
     prepare=edsr.ARCHITECTURE.prepare,  # the same constant mean shifts as EDSR's

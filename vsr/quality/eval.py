@@ -87,15 +87,20 @@ def sr_image(model, lr: np.ndarray, device, amp_dtype=None) -> np.ndarray:
     """Run the model on one uint8 RGB image; output uint8 (rounded and clamped, like the papers).
 
     The input is cast to the model's own dtype (a model cast to bf16/fp16 runs in it); ``amp_dtype``
-    runs an fp32 model under autocast instead (training's validation)."""
+    runs an fp32 model under autocast instead (training's validation). A temporal model sees the image
+    as the first frame of a shot (no past), as ``vsr upscale`` runs it on a still."""
     import torch
+
+    from vsr.models.temporal import shot_start_args
 
     dtype = next(model.parameters()).dtype
     x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div_(255.0)[None]
     x = x.to(device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
                                          enabled=amp_dtype is not None):
-        y = model(x)
+        y = model(*shot_start_args(model, x))
+    if isinstance(y, tuple):  # a temporal model: (output, next state)
+        y = y[0]
     y = y.float().mul_(255.0).round_().clamp_(0, 255)
     return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 

@@ -37,6 +37,7 @@ class VideoTrainConfig:
     scale: int = 4
     num_features: int = 64
     num_blocks: int = 14
+    upsampler: str = "edsr"  # "edsr", or "direct": one conv to the folded output, fitted by least squares at --init
     init: str | None = None  # EDSR weights of the same width to start from, or a temporal model to continue
     recurrent_init: float = 1e-3  # std of the recurrent head weights after --init (0: exactly the EDSR)
     recurrent_lr: float = 10.0  # learning-rate multiplier for the recurrent head weights
@@ -67,21 +68,72 @@ class VideoTrainConfig:
     export: str | None = None
 
 
-def build(cfg: VideoTrainConfig) -> torch.nn.Module:
+def build(cfg: VideoTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    """(model, source): ``source`` is the EDSR-upsampler model that ``--init`` gives when ``model``'s
+    direct upsampler must be fitted to it first (``fit_direct_upsampler``), else None."""
     from vsr.models.loader import read_state_dict
     from vsr.models.temporal import TemporalEDSR
 
     torch.manual_seed(cfg.seed)
-    model = TemporalEDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale)
-    if cfg.init and not cfg.resume:
-        weights = read_state_dict(cfg.init)[0]
-        if weights["head.0.weight"].shape == model.head[0].weight.shape:  # a temporal model: continue it
-            model.load_state_dict(weights)
-        else:
-            model.from_edsr(weights)
-            with torch.no_grad():
-                model.recurrent_weight.normal_(0.0, cfg.recurrent_init)
-    return model
+
+    def make(upsampler: str) -> TemporalEDSR:
+        return TemporalEDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale,
+                            upsampler=upsampler)
+
+    model = make(cfg.upsampler)
+    if not cfg.init or cfg.resume:
+        return model, None
+    weights = read_state_dict(cfg.init)[0]
+    direct_init = "tail.0.weight" in weights
+    if direct_init and cfg.upsampler != "direct":
+        raise UsageError(f"--init {cfg.init} has a direct upsampler: add --upsampler direct")
+    source = model if direct_init or cfg.upsampler == "edsr" else make("edsr")
+    if weights["head.0.weight"].shape == source.head[0].weight.shape:  # a temporal model: continue it
+        source.load_state_dict(weights)
+    else:
+        source.from_edsr(weights)
+        with torch.no_grad():
+            source.recurrent_weight.normal_(0.0, cfg.recurrent_init)
+    if source is model:
+        return model, None
+    shared = {k: v for k, v in source.state_dict().items() if not k.startswith("tail.")}
+    missing, _ = model.load_state_dict(shared, strict=False)
+    assert all(k.startswith("tail.") for k in missing), missing
+    return model, source
+
+
+FIT_CLIPS = 64  # training clips (of 10 frames, 96x96 LR by default) a direct upsampler is fitted on
+
+
+@torch.no_grad()
+def fit_direct_upsampler(model: torch.nn.Module, source: torch.nn.Module, clips: list, amp: torch.dtype | None) -> int:
+    """Set ``model``'s direct upsampler to the least-squares fit (``vsr.quality.tail_fit``) of the ground
+    truth on ``source``'s body features, ``source`` run over ``clips`` as in training (its own state,
+    restarted where a shot starts). Returns the number of output blocks fitted."""
+    import torch.nn.functional as F
+
+    from vsr.quality.tail_fit import TailFit
+    from vsr.quality.video_data import pictures
+
+    fit = TailFit(model.num_features, model.state_channels)
+    features: list[torch.Tensor] = []
+    hook = source.tail.register_forward_pre_hook(lambda _module, args: features.append(args[0].float()))
+    source.eval()
+    try:
+        for clip in clips:
+            features.clear()
+            with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+                run_clip(source, pictures(clip.lr)[None], torch.from_numpy(clip.flow.astype(np.float32))[None],
+                         torch.from_numpy(clip.starts)[None])
+            hr = pictures(clip.hr)
+            for t, f in enumerate(features):
+                fit.add(f, F.pixel_unshuffle(model.sub_mean(hr[t : t + 1] * model.rgb_range), model.scale))
+    finally:
+        hook.remove()
+    weight, bias = fit.solve()
+    model.tail[0].weight.copy_(weight)
+    model.tail[0].bias.copy_(bias)
+    return fit.samples
 
 
 def boost_recurrent(model: torch.nn.Module, before: torch.Tensor, factor: float) -> None:
@@ -175,7 +227,7 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
     if cfg.amp not in ("bf16", "off"):
         raise UsageError(f"--amp {cfg.amp}: video training on the CPU takes bf16 or off")
     amp = torch.bfloat16 if cfg.amp == "bf16" else None
-    model = build(cfg)
+    model, source = build(cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))  # type: ignore[arg-type]
     step, best, history = 0, -1.0, []
@@ -193,6 +245,12 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
                       count=cfg.clips, frames=cfg.frames, lr_size=cfg.clip_size, scale=cfg.scale,
                       degradation=parse_video(cfg.degrade, cfg.codec), seed=cfg.seed, real_share=cfg.real_share)
     emit("log", {"message": f"{len(cache.clips)} clips of {cfg.frames} frames made in {time.time() - t0:.0f}s"})
+    if source is not None:
+        t0 = time.time()
+        blocks = fit_direct_upsampler(model, source, cache.clips[:FIT_CLIPS], amp)
+        emit("log", {"message": f"direct upsampler fitted to {cfg.init}'s features by least squares "
+                                f"({blocks} output blocks, {time.time() - t0:.0f}s)"})
+        del source
     val = validation_clips(cfg.val_videos, scale=cfg.scale, frames=cfg.val_frames, codec=cfg.val_codec)
     data = ClipDataset(cache.clips, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
 

@@ -179,6 +179,11 @@ def _window(reel: list[Image], frames: int, hr_size: int, scale: int, rng: np.ra
     return [np.ascontiguousarray(reel[first + step * t][y : y + ch, x : x + cw]) for t in range(frames)]
 
 
+def pictures(frames: np.ndarray) -> torch.Tensor:
+    """T×H×W×3 uint8 -> T×3×H×W float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Sample ``k`` -> (lr T×3×p×p, hr T×3×ps×ps, flow T×2×p×p, starts T bool); from ``default_rng([seed, k])``."""
 
@@ -207,9 +212,6 @@ class ClipDataset(torch.utils.data.Dataset):
             lr, hr, flow = lr[:, ::-1], hr[:, ::-1], flow[:, :, ::-1] * np.array([1, -1], np.float32)[:, None, None]
         if aug & 4:  # transpose: x and y swap
             lr, hr, flow = lr.transpose(0, 2, 1, 3), hr.transpose(0, 2, 1, 3), flow[:, ::-1].transpose(0, 1, 3, 2)
-
-        def pictures(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).float().div_(255.0)
 
         return pictures(lr), pictures(hr), torch.from_numpy(np.ascontiguousarray(flow)), torch.from_numpy(clip.starts)
 

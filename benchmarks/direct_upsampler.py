@@ -12,30 +12,26 @@ image on the CPU for both upsamplers.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from vsr.models.loader import load
 from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
 from vsr.quality.metrics import psnr_y
-from vsr.quality.tail_fit import TailFit
-
-
-def features(net, x: torch.Tensor) -> torch.Tensor:
-    """EDSR's body output (the upsampler's input) for N×3×H×W LR pictures in [0, 255]."""
-    h = net.head(net.sub_mean(x))
-    return h + net.body(h)
+from vsr.quality.tail_fit import TailFit, folded_target, upsampler_inputs
 
 
 def picture(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1)[None]
+    """H×W×3 uint8 -> 1×3×H×W float in [0, 1]."""
+    return torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
 
 
-def to_image(y: torch.Tensor) -> np.ndarray:
-    return y[0].permute(1, 2, 0).clamp(0, 255).round().numpy()
+def image(y: torch.Tensor) -> np.ndarray:
+    return y[0].permute(1, 2, 0).mul(255).clamp(0, 255).round().numpy()
 
 
 def main() -> None:
@@ -51,41 +47,45 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     s = args.scale
     net = load(args.weights).eval()
-    mean = net.add_mean.bias.view(1, 3, 1, 1)
-    fit = TailFit(net.tail[1].in_channels, 3 * s * s)
+    conv = nn.Conv2d(net.tail[1].in_channels, 3 * s * s, 3, padding=1)
+    fit = TailFit(conv.in_channels, conv.out_channels)
     rng = np.random.default_rng(0)
     started = time.time()
     with torch.inference_mode():
-        for path in list_images(args.fit)[: args.fit_images]:
-            hr = mod_crop(read_rgb(path), s)
-            y, x = (int(rng.integers(0, max(1, n - args.crop))) for n in hr.shape[:2])
-            hr = hr[y : y + args.crop, x : x + args.crop]
-            target = F.pixel_unshuffle(torch.from_numpy(hr.astype(np.float32)).permute(2, 0, 1)[None] - mean, s)
-            fit.add(features(net, picture(make_lr(hr, s))), target)
+        with upsampler_inputs(net) as features:
+            for path in list_images(args.fit)[: args.fit_images]:
+                hr = mod_crop(read_rgb(path), s)
+                y, x = (int(rng.integers(0, max(1, n - args.crop))) for n in hr.shape[:2])
+                hr = hr[y : y + args.crop, x : x + args.crop]
+                features.clear()
+                net(picture(make_lr(hr, s)))
+                fit.add(features[0], folded_target(picture(hr), net, s))
         weight, bias = fit.solve()
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+        direct = copy.deepcopy(net)
+        direct.tail = nn.Sequential(conv, nn.PixelShuffle(s))  # EDSR's forward adds the mean back after it
         print(f"fitted on {fit.samples} output blocks of {args.fit_images} crops in {time.time() - started:.0f}s")
         for folder in args.val.split(","):
-            full, direct = [], []
+            scores = {"EDSR upsampler": [], "direct (fitted, no training)": []}
             for path in list_images(folder):
                 hr = mod_crop(read_rgb(path), s)
-                lr = make_lr(hr, s)
-                full.append(psnr_y(to_image(net(picture(lr) / 255) * 255), hr, shave=s))
-                folded = F.conv2d(features(net, picture(lr)), weight, bias, padding=1)
-                direct.append(psnr_y(to_image(F.pixel_shuffle(folded, s) + mean), hr, shave=s))
-            print(f"{folder}: EDSR upsampler {np.mean(full):.2f} dB, direct (fitted, no training) {np.mean(direct):.2f} dB")
+                lr = picture(make_lr(hr, s))
+                for (name, cell), model in zip(scores.items(), (net, direct)):
+                    cell.append(psnr_y(image(model(lr)), hr, shave=s))
+            print(f"{folder}: " + ", ".join(f"{name} {np.mean(v):.2f} dB" for name, v in scores.items()))
         cl = torch.channels_last
         for dtype in (torch.float32, torch.bfloat16):
-            net = net.to(dtype).to(memory_format=cl)
-            w, b = weight.to(dtype).contiguous(memory_format=cl), bias.to(dtype)
             x = torch.rand(1, 3, 144, 180, dtype=dtype).contiguous(memory_format=cl)
-            for name, run in (("EDSR upsampler", lambda: net(x)),
-                              ("direct", lambda: F.pixel_shuffle(F.conv2d(features(net, x * 255), w, b, padding=1), s))):
-                run()
+            for name, model in (("EDSR upsampler", net), ("direct", direct)):
+                model = model.to(dtype).to(memory_format=cl)
+                model(x)
                 t0 = time.perf_counter()
                 for _ in range(5):
-                    run()
+                    model(x)
                 print(f"{name}: {(time.perf_counter() - t0) / 5 * 1000:.0f} ms per 180x144 LR picture "
                       f"({str(dtype)[6:]}, channels-last, {args.threads} threads)")
+
 
 if __name__ == "__main__":
     main()

@@ -38,3 +38,19 @@ def test_too_few_samples_are_refused():
     fit.add(torch.randn(1, 8, 4, 4), torch.randn(1, 4, 4, 4))
     with pytest.raises(ValueError, match="more pictures"):
         fit.solve()
+
+
+def test_target_is_the_direct_upsampler_output_and_inputs_are_the_body_features():
+    """``folded_target`` of a direct model's own picture is what its upsampler output (its state), and
+    ``upsampler_inputs`` sees exactly the features that upsampler took."""
+    from vsr.models.temporal import TemporalEDSR, shot_start_args
+    from vsr.quality.tail_fit import folded_target, upsampler_inputs
+
+    torch.manual_seed(2)
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=3, upsampler="direct").eval()
+    x = torch.rand(1, 3, 6, 7)
+    with torch.no_grad(), upsampler_inputs(model) as seen:
+        y, state = model(*shot_start_args(model, x))
+        assert len(seen) == 1 and torch.allclose(model.tail(seen[0]), state)
+        assert torch.allclose(folded_target(y, model, 3), state, atol=1e-3)
+    assert not model.tail._forward_pre_hooks, "the hook is removed afterwards"

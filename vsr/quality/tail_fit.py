@@ -11,8 +11,12 @@ dB on Set5 and 0.09 on Set14 before any training (docs/quality.md); training the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 class TailFit:
@@ -47,3 +51,21 @@ class TailFit:
         k = self.kernel
         weight = solution[:-1].T.reshape(self.out_channels, self.features, k, k)
         return weight.float().contiguous(), solution[-1].float().contiguous()
+
+
+@contextmanager
+def upsampler_inputs(net: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """A list that collects, in float32, what ``net.tail`` (an EDSR-style upsampler) receives while the
+    block runs: the body's features, read off a forward pass of the whole network."""
+    seen: list[torch.Tensor] = []
+    hook = net.tail.register_forward_pre_hook(lambda _module, args: seen.append(args[0].float()))
+    try:
+        yield seen
+    finally:
+        hook.remove()
+
+
+def folded_target(hr: torch.Tensor, net: nn.Module, scale: int) -> torch.Tensor:
+    """What a direct upsampler of ``net`` must output for ground truth ``hr`` (N×3×sH×sW in [0, 1]):
+    the picture in ``net``'s units less its mean (``net.sub_mean``), folded by pixel unshuffle."""
+    return F.pixel_unshuffle(net.sub_mean(hr * net.rgb_range), scale)

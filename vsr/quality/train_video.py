@@ -110,26 +110,18 @@ def fit_direct_upsampler(model: torch.nn.Module, source: torch.nn.Module, clips:
     """Set ``model``'s direct upsampler to the least-squares fit (``vsr.quality.tail_fit``) of the ground
     truth on ``source``'s body features, ``source`` run over ``clips`` as in training (its own state,
     restarted where a shot starts). Returns the number of output blocks fitted."""
-    import torch.nn.functional as F
-
-    from vsr.quality.tail_fit import TailFit
+    from vsr.quality.tail_fit import TailFit, folded_target, upsampler_inputs
     from vsr.quality.video_data import pictures
 
     fit = TailFit(model.num_features, model.state_channels)
-    features: list[torch.Tensor] = []
-    hook = source.tail.register_forward_pre_hook(lambda _module, args: features.append(args[0].float()))
     source.eval()
-    try:
+    with upsampler_inputs(source) as features:
         for clip in clips:
             features.clear()
             with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
                 run_clip(source, pictures(clip.lr)[None], torch.from_numpy(clip.flow.astype(np.float32))[None],
                          torch.from_numpy(clip.starts)[None])
-            hr = pictures(clip.hr)
-            for t, f in enumerate(features):
-                fit.add(f, F.pixel_unshuffle(model.sub_mean(hr[t : t + 1] * model.rgb_range), model.scale))
-    finally:
-        hook.remove()
+            fit.add(torch.cat(features), folded_target(pictures(clip.hr), model, model.scale))
     weight, bias = fit.solve()
     model.tail[0].weight.copy_(weight)
     model.tail[0].bias.copy_(bias)
@@ -175,7 +167,7 @@ class ValClip:
 def validation_clips(sources: tuple[str, ...], *, scale: int, frames: int, codec: str) -> list[ValClip]:
     """Each held-out source clean and through ``codec`` (seed 0): LR by MATLAB bicubic, flow by DIS."""
     from vsr.quality.datasets import make_lr, mod_crop
-    from vsr.quality.video_data import VideoSource, lr_flows, video_frames
+    from vsr.quality.video_data import VideoSource, lr_flows, pictures, video_frames
     from vsr.quality.video_degrade import parse_video
 
     out = []
@@ -187,9 +179,8 @@ def validation_clips(sources: tuple[str, ...], *, scale: int, frames: int, codec
         for label, spec in (("clean", ""), (codec, codec)):
             lr = parse_video("", spec)(clean, np.random.default_rng(0))[0] if spec else clean
             arr = np.stack(lr)
-            t = torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()).float().div_(255.0)[None]
             flows, starts = lr_flows(arr)
-            out.append(ValClip(f"{Path(src.path).stem}@{src.start:g} {label}", t,
+            out.append(ValClip(f"{Path(src.path).stem}@{src.start:g} {label}", pictures(arr)[None],
                                torch.from_numpy(flows.astype(np.float32))[None], torch.from_numpy(starts)[None],
                                np.stack(hr)))
     return out

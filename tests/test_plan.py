@@ -226,6 +226,15 @@ def test_choose_scale(available, needed, expected):
     assert choose_scale(available, needed) == expected
 
 
+@pytest.mark.parametrize("size, scale, expected", [((213, 120), 3, 3), ((133, 55), 3, 3), ((213, 120), 3.01, 4),
+                                                   ((640, 360), 2, 2), ((101, 50), 2, 2)])
+def test_rounding_to_even_sizes_does_not_pick_a_larger_member(size, scale, expected):
+    """--scale 3 on 213x120 makes 640x360 (even sizes): the x3 member's 639x360 covers it; x4 would cost 1.8x."""
+    plan = plan_for(info(*size), model="edsr-baseline", scale=scale, device="cpu")
+    assert plan.model_scale == expected
+    assert ("largest available scale" in plan.backend_reason) is False
+
+
 # ---------------------------------------------------------------------------- plan object
 
 

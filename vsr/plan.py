@@ -89,6 +89,7 @@ class Plan:
     model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
     model_links: tuple[str, ...] = ()  # a chain's links in order, each "arch xS (loader)"
     warmup_frames: int = 0  # a temporal model's frames run, not written, before a segment's start (0: not temporal)
+    temporal_note: str = ""  # how a temporal model runs: order, look-ahead, state memory, cuts, segments
 
     @property
     def temporal(self) -> bool:
@@ -151,8 +152,9 @@ class Plan:
         """Why this backend (BACKEND_BASIS), and why the network's output is enlarged when it is."""
         where = "CUDA" if self.device.startswith("cuda") else "CPU"
         text = BACKEND_BASIS[self.backend_basis].format(backend=self.backend, where=where, detail=self.backend_detail)
-        needed = max(self.width / self.source.width, self.height / self.source.height)
-        if not self.is_resampler and self.model_scale < needed - 1e-9:  # not when only even-size rounding enlarges
+        if not self.is_resampler and self.model_scale < network_ratio(self.source.width, self.source.height,
+                                                                      self.width, self.height) - 1e-9:
+            needed = max(self.width / self.source.width, self.height / self.source.height)
             text += f"; largest available scale x{self.model_scale} < needed x{needed:.3g}"
         return text
 
@@ -219,6 +221,13 @@ def output_size(info: VideoInfo, to: str | None, scale: float | None) -> tuple[i
         raise UsageError(f"unknown target {to!r}: use one of {', '.join(TARGETS)} or WxH (e.g. 3840x2160)")
     fit = min(box_w / disp_w, box_h / disp_h)
     return even(disp_w * fit), even(disp_h * fit), Fraction(1), label
+
+
+def network_ratio(in_w: int, in_h: int, out_w: int, out_h: int) -> float:
+    """The enlargement a network must make for this output: the output's ratio to the input, less the at
+    most one pixel per side that rounding to even sizes adds (``--scale 3`` on 213x120 makes 640x360, which
+    a x3 network's 639x360 covers)."""
+    return max((out_w - 1) / in_w, (out_h - 1) / in_h, 1.0)
 
 
 def choose_scale(available: list[int], needed: float) -> int:
@@ -368,20 +377,20 @@ def resolve_precision(requested: str, device: str) -> str:
 TEMPORAL_WARMUP_FRAMES = 30
 
 
-def temporal_notes(source: str, arch: str | None, width: int, height: int, tile: int) -> tuple[int, tuple[str, ...]]:
-    """(warm-up frames, notes) for a temporal model; (0, ()) for a single-image one."""
+def temporal_note(source: str, arch: str | None, width: int, height: int, tile: int) -> tuple[int, str]:
+    """(warm-up frames, how it runs) for a temporal model; (0, "") for a single-image one."""
     from vsr.models.loader import inspect
 
     kind, scale = inspect(source, arch=arch)
     if kind != "temporal":
-        return 0, ()
+        return 0, ""
     side_h, side_w = (min(tile, height), min(tile, width)) if tile else (height, width)
     tiles = (-(-height // side_h)) * (-(-width // side_w)) if tile else 1
     state_mb = 3 * scale**2 * 2 * side_h * side_w * tiles / 1e6  # the previous RGB output at 16 bits, per tile
     return TEMPORAL_WARMUP_FRAMES, (
-        f"temporal model: frames run in order with a state carried from frame to frame (no look-ahead; "
+        f"frames run in order with a state carried from frame to frame (no look-ahead; "
         f"about {state_mb:.0f} MB of state at 16 bits), restarted at each scene cut; each segment of a long "
-        f"job first runs the {TEMPORAL_WARMUP_FRAMES} frames before it, unwritten",)
+        f"job first runs the {TEMPORAL_WARMUP_FRAMES} frames before it, unwritten")
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:
@@ -402,7 +411,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         raise UsageError(
             f"output {width}x{height} is not larger than the input {info.width}x{info.height}: vsr only upscales"
         )
-    model, source, model_scale, _ = _model_choice(opts, needed)
+    model, source, model_scale, _ = _model_choice(opts, network_ratio(info.width, info.height, width, height) if width else None)
     if source is None and not width:
         raise UsageError(f"{model} has no native scale: give --to (e.g. 4k) or --scale (e.g. 2)")
     if not width:
@@ -429,7 +438,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
     copy, notes = copyable_streams(info.streams, info.stream_index, output)
-    warmup, temporal = temporal_notes(source, opts.arch, info.width, info.height, opts.tile) if source else (0, ())
+    warmup, temporal = temporal_note(source, opts.arch, info.width, info.height, opts.tile) if source else (0, "")
     return Plan(
         source=info,
         output=output,
@@ -462,9 +471,10 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         engine_dir=opts.engine_dir,
         deinterlace=opts.deinterlace,
         copy_streams=copy,
-        notes=notes + temporal + hdr_notes(info, codec) + model_notes,
+        notes=notes + hdr_notes(info, codec) + model_notes,
         codec_basis=codec_basis,
         warmup_frames=warmup,
+        temporal_note=temporal,
         model_loader=model_facts.why if model_facts else "",
         model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),
     )

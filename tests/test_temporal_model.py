@@ -217,6 +217,33 @@ def test_training_patches_keep_flow_consistent_with_flips_and_transposes(aug_see
     assert (aligned - lr[2:3])[inner].abs().mean() < 0.4 * (lr[1:2] - lr[2:3])[inner].abs().mean()
 
 
+def test_still_samples_upscale_every_frame_alone_and_leave_the_other_samples_unchanged():
+    from vsr.quality.train_video import run_clip
+    from vsr.quality.video_data import ClipDataset, make_clip
+    from vsr.quality.video_degrade import parse_video
+
+    clip = make_clip(panning(3, 96, 128, step=4, seed=3), 2, parse_video("", ""), np.random.default_rng(0))
+    plain = ClipDataset([clip], scale=2, patch=32, seed=5)
+    mixed = ClipDataset([clip], scale=2, patch=32, seed=5, still_share=0.5)
+    kinds = []
+    for k in range(12):
+        a, b = plain[k], mixed[k]
+        assert all(torch.equal(x, y) for x, y in zip(a[:2], b[:2]))  # the same patches
+        still = bool(b[3].all())
+        kinds.append(still)
+        if still:
+            assert not b[2].any()
+        else:
+            assert torch.equal(a[2], b[2]) and torch.equal(a[3], b[3])
+    assert 0 < sum(kinds) < len(kinds)
+    lr, _, flow, starts = mixed[kinds.index(True)]
+    model = tiny()
+    with torch.no_grad():
+        out = run_clip(model, lr[None], flow[None], starts[None])[0]
+        alone = run_clip(model, lr[None, 2:], flow[None, 2:], starts[None, 2:])[0]
+    assert torch.equal(out[2:], alone)
+
+
 def test_training_clips_restart_at_cuts_as_the_pipeline_does():
     """A clip across a scene cut: the cut is marked (flow 0 there), and the model run over the clip in
     training gives the frames after it exactly what the pipeline's runner gives (the state restarts)."""

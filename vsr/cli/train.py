@@ -89,6 +89,9 @@ from vsr.errors import UsageError
               help="--arch temporal with --init: std of the head's weights on the warped past (0 = exactly the EDSR).")
 @click.option("--recurrent-lr", type=float, default=10.0, show_default=True,
               help="--arch temporal: learning-rate multiplier for the head's weights on the warped past.")
+@click.option("--still-share", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="--arch temporal: share of the samples whose every frame starts a shot (trains the stills and the "
+              "first frame after each cut, which a clip has once).")
 @click.option("--upsampler", type=click.Choice(["edsr", "direct"]), default="edsr", show_default=True,
               help="--arch temporal: EDSR's upsampler, or one conv straight to the folded output (direct: about "
               "half the CPU time at x4; fitted by least squares to --init's features before step 0).")
@@ -101,7 +104,8 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
     """
     from tqdm import tqdm
 
-    video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr", "upsampler")
+    video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr", "upsampler",
+                  "still_share")
     video = {k: kw.pop(k) for k in video_keys}
     if kw["arch"] == "temporal":
         cfg = _video_config(data, video, kw)

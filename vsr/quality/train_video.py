@@ -47,6 +47,7 @@ class VideoTrainConfig:
     clips: int = 400  # clips made once per run
     clip_size: int = 96  # LR side of a cached synthetic clip
     real_share: float = 0.4
+    still_share: float = 0.0  # samples whose every frame starts a shot (stills, first frames after cuts)
     degrade: str = ""  # per-frame stages (vsr.quality.degrade spec)
     codec: str = "none|none|h264=16:32|h264=20:30|mpeg2=3:10"  # over the whole LR clip (video_degrade)
     steps: int = 4000
@@ -243,7 +244,7 @@ def train_video(cfg: VideoTrainConfig, on_event: Callable[[str, dict], None] | N
                                 f"({blocks} output blocks, {time.time() - t0:.0f}s)"})
         del source
     val = validation_clips(cfg.val_videos, scale=cfg.scale, frames=cfg.val_frames, codec=cfg.val_codec)
-    data = ClipDataset(cache.clips, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed)
+    data = ClipDataset(cache.clips, scale=cfg.scale, patch=cfg.patch, seed=cfg.seed, still_share=cfg.still_share)
 
     def save_checkpoint() -> None:
         checkpoint.save(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),

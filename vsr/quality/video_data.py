@@ -185,13 +185,17 @@ def pictures(frames: np.ndarray) -> torch.Tensor:
 
 
 class ClipDataset(torch.utils.data.Dataset):
-    """Sample ``k`` -> (lr T×3×p×p, hr T×3×ps×ps, flow T×2×p×p, starts T bool); from ``default_rng([seed, k])``."""
+    """Sample ``k`` -> (lr T×3×p×p, hr T×3×ps×ps, flow T×2×p×p, starts T bool); from ``default_rng([seed, k])``.
 
-    def __init__(self, clips: list[Clip], *, scale: int, patch: int, seed: int) -> None:
+    A share ``still_share`` of the samples start a shot at every frame (flow 0): each frame is then
+    upscaled alone, as a still picture or the first frame after a cut is, which the other samples
+    train once per clip only."""
+
+    def __init__(self, clips: list[Clip], *, scale: int, patch: int, seed: int, still_share: float = 0.0) -> None:
         self.clips = [c for c in clips if min(c.lr.shape[1:3]) >= patch]
         if not self.clips:
             raise InputError(f"no training clip is at least {patch} LR pixels on each side")
-        self.scale, self.patch, self.seed = scale, patch, seed
+        self.scale, self.patch, self.seed, self.still_share = scale, patch, seed, still_share
 
     def __len__(self) -> int:
         return 2**62
@@ -212,8 +216,10 @@ class ClipDataset(torch.utils.data.Dataset):
             lr, hr, flow = lr[:, ::-1], hr[:, ::-1], flow[:, :, ::-1] * np.array([1, -1], np.float32)[:, None, None]
         if aug & 4:  # transpose: x and y swap
             lr, hr, flow = lr.transpose(0, 2, 1, 3), hr.transpose(0, 2, 1, 3), flow[:, ::-1].transpose(0, 1, 3, 2)
-
-        return pictures(lr), pictures(hr), torch.from_numpy(np.ascontiguousarray(flow)), torch.from_numpy(clip.starts)
+        starts = clip.starts
+        if self.still_share > 0 and rng.random() < self.still_share:  # drawn last: other samples stay as they were
+            starts, flow = np.ones_like(starts), np.zeros_like(flow)
+        return pictures(lr), pictures(hr), torch.from_numpy(np.ascontiguousarray(flow)), torch.from_numpy(starts)
 
 
 def image_files(folders: tuple[str, ...] | list[str]) -> list[Path]:

@@ -39,12 +39,18 @@ def decode(path) -> tuple[list[float], list[np.ndarray]]:
     return [round(float(f.time), 6) for f in frames], [f.to_ndarray(format="rgb24") for f in frames]
 
 
-def test_probe_says_the_model_is_temporal(tmp_path, temporal_checkpoint):
+def test_probe_says_the_model_is_temporal(vsr, tmp_path, temporal_checkpoint):
     src = tmp_path / "in.mkv"
     write_clip(src, panning(3, 48, 64))
     plan = probe_plan(src, "--model", temporal_checkpoint, "--scale", "2")
     assert plan["warmup_frames"] == 30
-    assert any("temporal model" in note for note in plan["notes"])
+    assert "no look-ahead" in plan["temporal_note"] and "MB of state" in plan["temporal_note"]
+    assert not any("look-ahead" in note for note in plan["notes"]), "how it runs is not a warning"
+    text = vsr("probe", src, "--model", temporal_checkpoint, "--scale", "2", "--no-estimate")
+    assert text.returncode == 0 and "temporal    frames run in order" in text.stdout, str(text)
+    run = vsr("upscale", src, "-o", tmp_path / "out.mkv", "--model", temporal_checkpoint, *LOSSLESS)
+    assert run.returncode == 0, str(run)
+    assert "vsr: temporal model: frames run in order" in run.stderr and "warning" not in run.stderr, run.stderr
 
 
 def test_segmented_run_equals_one_pass_at_the_join(vsr, tmp_path, temporal_checkpoint):

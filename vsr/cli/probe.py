@@ -45,6 +45,7 @@ def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
         *([("loader", plan.model_loader)] if plan.model_loader else []),
         *([("links", " -> ".join(plan.model_links))] if plan.model_links else []),
+        *([("temporal", plan.temporal_note)] if plan.temporal_note else []),
         ("resample", plan.resample),
         ("backend", f"{plan.backend} on {plan.device}, {plan.precision} — {plan.backend_reason}"),
         ("precision", f"{plan.precision} — {plan.precision_reason}"),

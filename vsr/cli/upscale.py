@@ -143,6 +143,8 @@ def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, with_es
         check_output(plan.output, plan.source.path, plan.overwrite)
     echo(f"vsr: {plan.source.width}x{plan.source.height} -> {plan.width}x{plan.height} with {plan.model}"
          f" (x{plan.model_scale}) on {plan.backend}/{plan.device} [{plan.backend_reason}]")
+    if plan.temporal_note:
+        echo(f"vsr: temporal model: {plan.temporal_note}")
     for note in plan.notes:
         click.echo(f"vsr: warning: {note}", err=True)
     guess = estimate(plan, plan.expected_frames) if with_estimate else None

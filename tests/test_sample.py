@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, read_video
+from vsr.models.registry import DEFAULT_MODEL
 
 
 def test_sample_writes_a_decodable_clip(vsr, tmp_path):
@@ -39,7 +40,7 @@ def test_readme_first_command_on_the_sample(vsr, tmp_path):
     assert run.returncode == 0, str(run)
     result = tmp_path / "sample.1080p.mp4"
     assert f"wrote {result}" in run.stderr, "says where the result is"
-    assert "edsr-baseline (x4)" in run.stderr
+    assert f"{DEFAULT_MODEL} (x4)" in run.stderr
     out = read_video(result)
     assert (out.width, out.height) == (1920, 1080) and len(out.times) == 2
 

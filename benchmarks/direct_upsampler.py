@@ -21,17 +21,10 @@ from torch import nn
 
 from vsr.models.loader import load
 from vsr.quality.datasets import list_images, make_lr, mod_crop, read_rgb
+from vsr.quality.eval import sr_image
 from vsr.quality.metrics import psnr_y
 from vsr.quality.tail_fit import TailFit, folded_target, upsampler_inputs
-
-
-def picture(img: np.ndarray) -> torch.Tensor:
-    """H×W×3 uint8 -> 1×3×H×W float in [0, 1]."""
-    return torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
-
-
-def image(y: torch.Tensor) -> np.ndarray:
-    return y[0].permute(1, 2, 0).mul(255).clamp(0, 255).round().numpy()
+from vsr.quality.video_data import pictures
 
 
 def main() -> None:
@@ -58,8 +51,8 @@ def main() -> None:
                 y, x = (int(rng.integers(0, max(1, n - args.crop))) for n in hr.shape[:2])
                 hr = hr[y : y + args.crop, x : x + args.crop]
                 features.clear()
-                net(picture(make_lr(hr, s)))
-                fit.add(features[0], folded_target(picture(hr), net, s))
+                net(pictures(make_lr(hr, s)[None]))
+                fit.add(features[0], folded_target(pictures(hr[None]), net, s))
         weight, bias = fit.solve()
         conv.weight.copy_(weight)
         conv.bias.copy_(bias)
@@ -70,9 +63,9 @@ def main() -> None:
             scores = {"EDSR upsampler": [], "direct (fitted, no training)": []}
             for path in list_images(folder):
                 hr = mod_crop(read_rgb(path), s)
-                lr = picture(make_lr(hr, s))
+                lr = make_lr(hr, s)
                 for (name, cell), model in zip(scores.items(), (net, direct)):
-                    cell.append(psnr_y(image(model(lr)), hr, shave=s))
+                    cell.append(psnr_y(sr_image(model, lr, torch.device("cpu")), hr, shave=s))
             print(f"{folder}: " + ", ".join(f"{name} {np.mean(v):.2f} dB" for name, v in scores.items()))
         cl = torch.channels_last
         for dtype in (torch.float32, torch.bfloat16):

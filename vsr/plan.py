@@ -411,7 +411,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         raise UsageError(
             f"output {width}x{height} is not larger than the input {info.width}x{info.height}: vsr only upscales"
         )
-    model, source, model_scale, _ = _model_choice(opts, network_ratio(info.width, info.height, width, height) if width else None)
+    network_needs = network_ratio(info.width, info.height, width, height) if width else None
+    model, source, model_scale, _ = _model_choice(opts, network_needs)
     if source is None and not width:
         raise UsageError(f"{model} has no native scale: give --to (e.g. 4k) or --scale (e.g. 2)")
     if not width:

@@ -56,18 +56,13 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-def warp_hr(picture: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
-    """An HR ``picture`` (N, C, sH, sW) warped by the LR ``flow`` (N, 2, H, W), upsampled and scaled."""
-    if scale == 1:
-        return warp(picture, flow)
-    return warp(picture, F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale)
-
-
 def warp_folded(state: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
-    """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow``, folded again."""
+    """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow`` (upsampled
+    and scaled), folded again."""
     if scale == 1:
         return warp(state, flow)
-    return F.pixel_unshuffle(warp_hr(F.pixel_shuffle(state, scale), flow, scale), scale)
+    hr_flow = F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
+    return F.pixel_unshuffle(warp(F.pixel_shuffle(state, scale), hr_flow), scale)
 
 
 class TemporalEDSR(SRModel):

@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from vsr.quality.datasets import list_images, read_rgb
+from vsr.quality.datasets import list_images, read_rgb, write_rgb
 from vsr.quality.video_data import pan_clip
 
 
@@ -37,7 +36,7 @@ def write_pan_clips(images: Path, out: Path, *, frames: int, size: int, max_spee
         folder = out / path.stem
         folder.mkdir(parents=True, exist_ok=True)
         for t, frame in enumerate(pan_clip(img, frames, size, np.random.default_rng([seed, i]), max_speed=max_speed)):
-            cv2.imwrite(str(folder / f"{t:04d}.png"), frame[..., ::-1])
+            write_rgb(folder / f"{t:04d}.png", frame)
         written.append(folder)
     return written
 

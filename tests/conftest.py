@@ -5,6 +5,7 @@ Everything is tiny (tens of frames, <= 320x240) so the suite stays fast on two s
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -20,6 +21,14 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_script(relative: str):
+    """A script of the repository outside the package (benchmarks/, tools/) imported as a module."""
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, REPO / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 # Whole-pipeline modules (real encodes, subprocesses, worker processes, Ray, training steps): marked
 # `slow`, so that `pytest -m "not slow"` is the fast tier; CI runs everything.

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import load_script
 from vsr.quality.datasets import write_rgb
 
-SPEC = importlib.util.spec_from_file_location("archive_sweep", Path(__file__).parents[1] / "benchmarks" / "archive_sweep.py")
-archive_sweep = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(archive_sweep)
+archive_sweep = load_script("benchmarks/archive_sweep.py")
 
 
 def record(image: str, lr: str, bicubic: float, base: float, model: float) -> dict:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import load_script
 
 
 def tool():
-    spec = importlib.util.spec_from_file_location("average_weights", REPO / "tools" / "average_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/average_weights.py")
 
 
 def test_average_is_the_weighted_mean_in_the_first_files_dtypes():

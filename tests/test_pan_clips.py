@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from conftest import load_script
 from vsr.quality.datasets import write_rgb
 from vsr.quality.video_clips import find_clips
 
-SPEC = importlib.util.spec_from_file_location("pan_clips", Path(__file__).parents[1] / "benchmarks" / "pan_clips.py")
-pan_clips = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(pan_clips)
+pan_clips = load_script("benchmarks/pan_clips.py")
 
 
 def test_one_moving_clip_per_large_enough_picture_the_same_on_every_run(tmp_path):
@@ -25,8 +21,9 @@ def test_one_moving_clip_per_large_enough_picture_the_same_on_every_run(tmp_path
     first = pan_clips.write_pan_clips(tmp_path / "in", tmp_path / "a", **kw)
     again = pan_clips.write_pan_clips(tmp_path / "in", tmp_path / "b", **kw)
     assert [p.name for p in first] == ["big"]  # the 40x40 picture is smaller than the crop
-    frames = [cv2.imread(str(p)) for p in sorted(first[0].glob("*.png"))]
+    files = sorted(first[0].glob("*.png"))
+    frames = [cv2.imread(str(p)) for p in files]
     assert len(frames) == 5 and frames[0].shape == (48, 48, 3)
     assert any(not np.array_equal(frames[0], f) for f in frames[1:])  # the crop moves
-    assert all(np.array_equal(f, cv2.imread(str(again[0] / p.name))) for f, p in zip(frames, sorted(first[0].glob("*.png"))))
+    assert all(np.array_equal(f, cv2.imread(str(again[0] / p.name))) for f, p in zip(frames, files))
     assert [c.name for c in find_clips(tmp_path / "a")] == ["big"]  # what vsr eval reads as video

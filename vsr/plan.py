@@ -439,7 +439,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
     copy, notes = copyable_streams(info.streams, info.stream_index, output)
-    warmup, temporal = temporal_note(source, opts.arch, info.width, info.height, opts.tile) if source else (0, "")
+    warmup, how_temporal = temporal_note(source, opts.arch, info.width, info.height, opts.tile) if source else (0, "")
     return Plan(
         source=info,
         output=output,
@@ -475,7 +475,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         notes=notes + hdr_notes(info, codec) + model_notes,
         codec_basis=codec_basis,
         warmup_frames=warmup,
-        temporal_note=temporal,
+        temporal_note=how_temporal,
         model_loader=model_facts.why if model_facts else "",
         model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),
     )

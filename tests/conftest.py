@@ -10,6 +10,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -415,9 +416,17 @@ def run_vsr(*args, timeout: float = 180, cwd=None) -> Run:
     return Run(list(args), proc.returncode, proc.stdout, proc.stderr)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C's default action. A suite started as a background job inherits
+    SIGINT ignored, and a Python started so never raises KeyboardInterrupt, so the signal tests would
+    test nothing but the shell's job control."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_vsr(*args, cwd=None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "vsr", *[str(a) for a in args]]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=vsr_env(), cwd=cwd)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=vsr_env(), cwd=cwd,
+                            preexec_fn=_default_sigint)
 
 
 @pytest.fixture

@@ -24,6 +24,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+class PicklePayload:
+    """Unpickling this would run ``touch MARKER``: the code a hostile checkpoint carries."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def load_script(relative: str):
     """A script of the repository outside the package (benchmarks/, tools/) imported as a module."""
     spec = importlib.util.spec_from_file_location(Path(relative).stem, REPO / relative)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import PicklePayload
 from vsr.errors import ModelError
 from vsr.models import loader
 from vsr.models.edsr import DIV2K_RGB_MEAN
@@ -175,23 +175,13 @@ def test_srvgg_matches_reference(tmp_path):
 # --------------------------------------------------------------------------- errors and safety
 
 
-class _Payload:
-    """Unpickling this would run ``touch MARKER``."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("suffix", [".pth", ".pt"])
 def test_code_pickle_is_refused_and_never_runs(tmp_path, suffix):
     marker = tmp_path / "pwned"
     evil = tmp_path / f"evil{suffix}"
     with open(evil, "wb") as f:
-        pickle.dump({"params": _Payload(str(marker))}, f)
+        pickle.dump({"params": PicklePayload(str(marker))}, f)
     with pytest.raises(ModelError, match="refuses to unpickle code"):
         loader.load(evil)
     with pytest.raises(ModelError, match="refuses to unpickle code"):
@@ -199,7 +189,7 @@ def test_code_pickle_is_refused_and_never_runs(tmp_path, suffix):
     assert not marker.exists()
     # and inside torch's zip container too
     zipped = tmp_path / f"evil_zip{suffix}"
-    torch.save({"params": _Payload(str(marker))}, zipped)
+    torch.save({"params": PicklePayload(str(marker))}, zipped)
     assert not marker.exists()  # saving does not run it either
     with pytest.raises(ModelError, match="refuses to unpickle code"):
         loader.load(zipped)
@@ -247,7 +237,7 @@ def _empty_cache(tmp_path, monkeypatch):
 def test_upscale_refuses_code_pickle_and_writes_nothing(tmp_path, make_clip, vsr):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pth"
-    torch.save({"params": _Payload(str(marker))}, evil)
+    torch.save({"params": PicklePayload(str(marker))}, evil)
     clip = make_clip(tmp_path / "in.mp4", size=(64, 48), frames=3)
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -7,7 +7,6 @@ save them: bare state dict, ``params``/``params_ema`` wrapping, safetensors, the
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import pytest
@@ -28,6 +27,7 @@ from spandrel.architectures.SCUNet import SCUNet  # noqa: E402
 from spandrel.architectures.SPAN import SPAN  # noqa: E402
 from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
 
+from conftest import PicklePayload  # noqa: E402
 from vsr.errors import ModelError, UnsupportedModelError  # noqa: E402
 from vsr.models import load  # noqa: E402
 from vsr.models.loader import describe, load_model  # noqa: E402
@@ -123,24 +123,16 @@ def test_facts_say_loader_why_and_precisions(tmp_path, networks):
     assert swinir.tiling == "discouraged"
 
 
-class _Payload:
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_code_pickle_next_to_community_weights_is_refused_unrun(tmp_path, networks):
     marker = tmp_path / "pwned"
     evil = tmp_path / "4x_esrgan.pth"
     state = dict(networks["esrgan-old-x4"].state_dict())
-    torch.save({"params_ema": state, "hook": _Payload(str(marker))}, evil)
+    torch.save({"params_ema": state, "hook": PicklePayload(str(marker))}, evil)
     with pytest.raises(ModelError, match="refuses to unpickle code"):
         load(evil)
     with open(tmp_path / "raw.pth", "wb") as f:
-        pickle.dump({**state, "x": _Payload(str(marker))}, f)
+        pickle.dump({**state, "x": PicklePayload(str(marker))}, f)
     with pytest.raises(ModelError, match="refuses to unpickle code"):
         describe(tmp_path / "raw.pth")
     assert not marker.exists()

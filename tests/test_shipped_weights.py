@@ -46,5 +46,5 @@ def test_perceptual_family_has_x2_and_x4():
 
 def test_temporal_families_are_shipped_as_temporal_models():
     assert sorted(registry.family_scales("temporal")) == [2, 3, 4]
-    assert sorted(registry.family_scales("temporal-archive")) == [4]
+    assert sorted(registry.family_scales("temporal-archive")) == [2, 4]
     assert {e.arch for e in registry.SHIPPED if e.family.startswith("temporal")} == {"temporal"}

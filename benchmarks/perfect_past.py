@@ -1,0 +1,122 @@
+"""How much a temporal model gains from its past, and how much a perfect past would give it.
+
+Each held-out clip (``video_eval.py``'s, or clip folders / videos given with ``--clips``) goes through the
+model frame by frame, by the video protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``), four ways:
+
+- ``none``: every frame as a shot's first (no past: state 0, flow 0);
+- ``own``: as ``vsr upscale`` runs it (its own previous output as the state, restarted at scene cuts);
+- ``perfect``: the previous *ground-truth* frame as the state, with the same flow;
+- ``copy``: no network: the previous ground-truth frame warped by that flow, as the output.
+
+``none``, ``own`` and ``perfect`` are scored on every frame; ``copy``, and ``perfect`` beside it
+(``perfect*``), on the frames that have a past. ``own - none`` is what the model makes of its own past,
+``perfect - none`` what a perfect past would be worth to it, and ``copy`` above ``perfect*`` means the
+network throws away detail the aligned past holds (docs/quality.md, "What the network makes of a perfect
+past"). PSNR-Y, no shave, mean per clip; fp32 on the CPU.
+
+    PYTHONPATH=. python benchmarks/perfect_past.py --model temporal --scale 4 --max-frames 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from video_eval import VALIDATION, VIDEOS  # noqa: E402
+
+from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
+from vsr.models.temporal import shot_start_args, warp_folded  # noqa: E402
+from vsr.quality.metrics import psnr_y  # noqa: E402
+from vsr.quality.video_clips import Clip, ClipSource, ClipWindow, find_clips, read_clip  # noqa: E402
+from vsr.quality.video_degrade import parse_video  # noqa: E402
+from vsr.quality.video_eval import protocol_pair  # noqa: E402
+
+WAYS = ("none", "own", "perfect", "copy", "perfect*")
+
+
+def _tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
+
+
+def _picture(y: torch.Tensor) -> np.ndarray:
+    return (y[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+@torch.inference_mode()
+def past_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray]) -> dict[str, float]:
+    """Mean PSNR-Y of each of ``WAYS`` over one clip (``net`` a temporal model, e.g. ``TemporalEDSR``)."""
+    scale, r = net.scale, net.rgb_range
+
+    def fold(rgb: np.ndarray) -> torch.Tensor:  # a picture as the state: the output less the mean, folded
+        return F.pixel_unshuffle(net.sub_mean(_tensor(rgb) * r), scale)
+
+    flows = FlowEstimator()
+    scores: dict[str, list[float]] = {w: [] for w in WAYS}
+    state = None
+    for t in range(len(lr)):
+        x = _tensor(lr[t])
+        y_none, start_state = net(*shot_start_args(net, x))
+        scores["none"].append(psnr_y(_picture(y_none), gt[t]))
+        if t == 0 or is_cut(lr[t - 1], lr[t]):  # a shot starts: no past, whatever the way
+            y_own, state = y_none, start_state
+            scores["perfect"].append(scores["none"][-1])
+        else:
+            prev = _tensor(lr[t - 1])
+            flow = torch.from_numpy(flows(grey(lr[t]), grey(lr[t - 1])))[None].float()
+            y_own, state = net(x, prev, state, flow)
+            perfect = fold(gt[t - 1])
+            y_perfect = net(x, prev, perfect, flow)[0]
+            copy = net.add_mean(F.pixel_shuffle(warp_folded(perfect, flow, scale), scale)) / r
+            for way, y in (("perfect", y_perfect), ("perfect*", y_perfect), ("copy", copy)):
+                scores[way].append(psnr_y(_picture(y), gt[t]))
+        scores["own"].append(psnr_y(_picture(y_own), gt[t]))
+    return {w: float(np.mean(v)) if v else float("nan") for w, v in scores.items()}
+
+
+def held_out(videos: Path, max_frames: int | None, downscale: int) -> list[Clip]:
+    return [read_clip(ClipSource(Path(name).stem, videos / name, "video"),
+                      ClipWindow(start=start, max_frames=max_frames, downscale=downscale)) for name, start in VALIDATION]
+
+
+def given(paths: Iterable[str], max_frames: int | None, downscale: int) -> list[Clip]:
+    window = ClipWindow(max_frames=max_frames, downscale=downscale)
+    return [read_clip(source, window) for path in paths for source in find_clips(path)]
+
+
+def main() -> None:
+    from vsr.models.loader import load
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="temporal", help="a temporal model: registry name, family or file")
+    ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--clips", nargs="*", default=None, help="clip folders or videos (default: the held-out clips)")
+    ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the held-out clips")
+    ap.add_argument("--gt-downscale", type=int, default=2)
+    ap.add_argument("--max-frames", type=int, default=40)
+    ap.add_argument("--codec", default="none", help="over the LR clip, e.g. h264=25 (seed 0)")
+    args = ap.parse_args()
+
+    from vsr.models.registry import family_scales
+
+    net = load(family_scales(args.model).get(args.scale, args.model)).eval()
+    if not getattr(net, "temporal", False) or net.scale != args.scale:
+        raise SystemExit(f"{args.model}: not a temporal x{args.scale} model")
+    clips = (given(args.clips, args.max_frames, args.gt_downscale) if args.clips
+             else held_out(args.videos, args.max_frames, args.gt_downscale))
+    degradation = parse_video(None, None if args.codec == "none" else args.codec)
+    print(f"| {args.model} x{args.scale}, {args.codec} | {' | '.join(WAYS)} |\n|---|{'---|' * len(WAYS)}")
+    for clip in clips:
+        gt, lr, _ = protocol_pair(clip, args.scale, degradation, 0)
+        scores = past_scores(net, gt, lr)
+        print(f"| {clip.name} | {' | '.join(f'{scores[w]:.2f}' for w in WAYS)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

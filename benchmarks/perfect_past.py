@@ -1,6 +1,6 @@
 """How much a temporal model gains from its past, and how much a perfect past would give it.
 
-Each held-out clip (``video_eval.py``'s, or clip folders / videos given with ``--clips``) goes through the
+Each held-out clip (``video_eval.py``'s, or the clips ``--clips`` names, as ``vsr eval`` reads them) goes through the
 model frame by frame, by the video protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``), four ways:
 
 - ``none``: every frame as a shot's first (no past: state 0, flow 0);
@@ -96,7 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="temporal", help="a temporal model: registry name, family or file")
     ap.add_argument("--scale", type=int, default=4)
-    ap.add_argument("--clips", nargs="*", default=None, help="clip folders or videos (default: the held-out clips)")
+    ap.add_argument("--clips", nargs="*", default=None, help="what vsr eval takes as video ground truth: videos, folders of videos or a folder of clip folders (default: the held-out clips)")
     ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the held-out clips")
     ap.add_argument("--gt-downscale", type=int, default=2)
     ap.add_argument("--max-frames", type=int, default=40)

@@ -29,20 +29,19 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from video_eval import VALIDATION, VIDEOS  # noqa: E402
+from video_eval import VIDEOS, held_out_clips  # noqa: E402
 
+from vsr.models.loader import load  # noqa: E402
 from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
+from vsr.models.registry import family_scales  # noqa: E402
 from vsr.models.temporal import shot_start_args, warp_folded  # noqa: E402
 from vsr.quality.metrics import psnr_y  # noqa: E402
-from vsr.quality.video_clips import Clip, ClipSource, ClipWindow, find_clips, read_clip  # noqa: E402
+from vsr.quality.video_clips import Clip, ClipWindow, find_clips, read_clip  # noqa: E402
+from vsr.quality.video_data import pictures  # noqa: E402
 from vsr.quality.video_degrade import parse_video  # noqa: E402
 from vsr.quality.video_eval import protocol_pair  # noqa: E402
 
 WAYS = ("none", "own", "perfect", "copy", "perfect*")
-
-
-def _tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
 
 
 def _picture(y: torch.Tensor) -> np.ndarray:
@@ -55,34 +54,30 @@ def past_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray]
     scale, r = net.scale, net.rgb_range
 
     def fold(rgb: np.ndarray) -> torch.Tensor:  # a picture as the state: the output less the mean, folded
-        return F.pixel_unshuffle(net.sub_mean(_tensor(rgb) * r), scale)
+        return F.pixel_unshuffle(net.sub_mean(pictures(rgb[None]) * r), scale)
 
     flows = FlowEstimator()
     scores: dict[str, list[float]] = {w: [] for w in WAYS}
     state = None
     for t in range(len(lr)):
-        x = _tensor(lr[t])
+        x = pictures(lr[t][None])
         y_none, start_state = net(*shot_start_args(net, x))
         scores["none"].append(psnr_y(_picture(y_none), gt[t]))
         if t == 0 or is_cut(lr[t - 1], lr[t]):  # a shot starts: no past, whatever the way
             y_own, state = y_none, start_state
             scores["perfect"].append(scores["none"][-1])
         else:
-            prev = _tensor(lr[t - 1])
+            prev = pictures(lr[t - 1][None])
             flow = torch.from_numpy(flows(grey(lr[t]), grey(lr[t - 1])))[None].float()
             y_own, state = net(x, prev, state, flow)
             perfect = fold(gt[t - 1])
             y_perfect = net(x, prev, perfect, flow)[0]
             copy = net.add_mean(F.pixel_shuffle(warp_folded(perfect, flow, scale), scale)) / r
-            for way, y in (("perfect", y_perfect), ("perfect*", y_perfect), ("copy", copy)):
-                scores[way].append(psnr_y(_picture(y), gt[t]))
+            scores["perfect"].append(psnr_y(_picture(y_perfect), gt[t]))
+            scores["perfect*"].append(scores["perfect"][-1])
+            scores["copy"].append(psnr_y(_picture(copy), gt[t]))
         scores["own"].append(psnr_y(_picture(y_own), gt[t]))
     return {w: float(np.mean(v)) if v else float("nan") for w, v in scores.items()}
-
-
-def held_out(videos: Path, max_frames: int | None, downscale: int) -> list[Clip]:
-    return [read_clip(ClipSource(Path(name).stem, videos / name, "video"),
-                      ClipWindow(start=start, max_frames=max_frames, downscale=downscale)) for name, start in VALIDATION]
 
 
 def given(paths: Iterable[str], max_frames: int | None, downscale: int) -> list[Clip]:
@@ -91,25 +86,22 @@ def given(paths: Iterable[str], max_frames: int | None, downscale: int) -> list[
 
 
 def main() -> None:
-    from vsr.models.loader import load
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="temporal", help="a temporal model: registry name, family or file")
     ap.add_argument("--scale", type=int, default=4)
-    ap.add_argument("--clips", nargs="*", default=None, help="what vsr eval takes as video ground truth: videos, folders of videos or a folder of clip folders (default: the held-out clips)")
+    ap.add_argument("--clips", nargs="*", default=None,
+                    help="what vsr eval takes as video ground truth: videos, folders of videos or a folder of clip "
+                    "folders (default: the held-out clips)")
     ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the held-out clips")
     ap.add_argument("--gt-downscale", type=int, default=2)
     ap.add_argument("--max-frames", type=int, default=40)
     ap.add_argument("--codec", default="none", help="over the LR clip, e.g. h264=25 (seed 0)")
     args = ap.parse_args()
-
-    from vsr.models.registry import family_scales
-
     net = load(family_scales(args.model).get(args.scale, args.model)).eval()
     if not getattr(net, "temporal", False) or net.scale != args.scale:
         raise SystemExit(f"{args.model}: not a temporal x{args.scale} model")
     clips = (given(args.clips, args.max_frames, args.gt_downscale) if args.clips
-             else held_out(args.videos, args.max_frames, args.gt_downscale))
+             else held_out_clips(args.videos, args.max_frames, args.gt_downscale))
     degradation = parse_video(None, None if args.codec == "none" else args.codec)
     print(f"| {args.model} x{args.scale}, {args.codec} | {' | '.join(WAYS)} |\n|---|{'---|' * len(WAYS)}")
     for clip in clips:

@@ -32,7 +32,7 @@ import json
 from pathlib import Path
 
 from vsr.quality.perceptual import parse_metrics
-from vsr.quality.video_clips import ClipSource, ClipWindow, read_clip
+from vsr.quality.video_clips import Clip, ClipSource, ClipWindow, read_clip
 from vsr.quality.video_eval import evaluate_clips
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
@@ -40,6 +40,12 @@ VALIDATION = (  # (file, start in seconds; negative: before the end)
     ("flutter_bee.mp4", None),
     ("mdn_tears-of-steel-battle-clip-medium.webm", -15.0),
 )
+
+
+def held_out_clips(videos: Path, max_frames: int | None, downscale: int) -> list[Clip]:
+    """The validation clips (``VALIDATION``) from ``videos``, their ground truth downscaled by ``downscale``."""
+    return [read_clip(ClipSource(Path(name).stem, videos / name, "video"),
+                      ClipWindow(start=start, max_frames=max_frames, downscale=downscale)) for name, start in VALIDATION]
 
 
 def main() -> None:
@@ -57,12 +63,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write every result (per clip, per frame) here")
     args = ap.parse_args()
 
-    clips = []
-    for name, start in VALIDATION:
-        window = ClipWindow(start=start, max_frames=args.max_frames, downscale=args.gt_downscale)
-        clips.append(read_clip(ClipSource(Path(name).stem, args.videos / name, "video"), window))
-        print(f"# {name}: {len(clips[-1].frames)} frames, ground truth "
-              f"{clips[-1].frames[0].shape[1]}x{clips[-1].frames[0].shape[0]}", flush=True)
+    clips = held_out_clips(args.videos, args.max_frames, args.gt_downscale)
+    for (name, _), clip in zip(VALIDATION, clips):
+        print(f"# {name}: {len(clip.frames)} frames, ground truth "
+              f"{clip.frames[0].shape[1]}x{clip.frames[0].shape[0]}", flush=True)
 
     metrics = parse_metrics([args.metric])
     extra = "".join(f" {m} |" for m in metrics)

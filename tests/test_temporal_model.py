@@ -264,14 +264,14 @@ def test_training_clips_restart_at_cuts_as_the_pipeline_does():
     assert torch.equal(trained[3:], alone)
 
 
-@pytest.mark.parametrize("upsampler", ["edsr", "direct"])
-def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path, upsampler):
+@pytest.mark.parametrize("upsampler, fusion", [("edsr", "none"), ("direct", "none"), ("direct", "lr"), ("edsr", "output")])
+def test_onnx_export_carries_the_state_as_inputs_and_outputs(tmp_path, upsampler, fusion):
     ort = pytest.importorskip("onnxruntime")
     from vsr.backends.onnx_export import TEMPORAL_INPUTS, TEMPORAL_OUTPUTS, export_onnx
     from vsr.models.loaded import LoadedModel
 
     torch.manual_seed(0)
-    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, upsampler=upsampler).eval()
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, upsampler=upsampler, fusion=fusion).eval()
     path = export_onnx(LoadedModel.of(model), tmp_path / "t.onnx", opset=17)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == list(TEMPORAL_INPUTS)

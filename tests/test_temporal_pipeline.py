@@ -11,6 +11,7 @@ import pytest
 from conftest import probe_plan
 from test_temporal_model import panning, tiny
 from vsr.models.loader import save
+from vsr.models.temporal import TemporalEDSR
 
 LOSSLESS = ["--codec", "ffv1", "--scale", "2", "--no-estimate"]
 
@@ -18,6 +19,14 @@ LOSSLESS = ["--codec", "ffv1", "--scale", "2", "--no-estimate"]
 @pytest.fixture(scope="module")
 def temporal_checkpoint(tmp_path_factory):
     return save(tiny(scale=2, seed=3), tmp_path_factory.mktemp("model") / "temporal_x2.safetensors")
+
+
+@pytest.fixture(scope="module")
+def fused_checkpoint(tmp_path_factory):
+    """With back-projection fusion, whose state remembers more frames (vsr.models.fusion)."""
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, fusion="lr")
+    model.load_state_dict(tiny(scale=2, seed=3).state_dict())
+    return save(model.eval(), tmp_path_factory.mktemp("fused") / "temporal_x2.safetensors")
 
 
 def write_clip(path, frames: list[np.ndarray], *, gop: int = 12, rate: int = 25) -> None:
@@ -53,7 +62,9 @@ def test_probe_says_the_model_is_temporal(vsr, tmp_path, temporal_checkpoint):
     assert "vsr: temporal model: frames run in order" in run.stderr and "warning" not in run.stderr, run.stderr
 
 
-def test_segmented_run_equals_one_pass_at_the_join(vsr, tmp_path, temporal_checkpoint):
+@pytest.mark.parametrize("checkpoint", ["temporal_checkpoint", "fused_checkpoint"])
+def test_segmented_run_equals_one_pass_at_the_join(vsr, tmp_path, checkpoint, request):
+    temporal_checkpoint = request.getfixturevalue(checkpoint)
     src = tmp_path / "in.mkv"
     frames = panning(50, 48, 64, step=1)  # 2 s: segments [0, 1.44) and [1.44, 2.0)
     write_clip(src, frames)

@@ -107,6 +107,14 @@ def test_direct_upsampler_is_fitted_to_the_init_and_training_goes_on_from_it(sti
         build(dataclasses.replace(cfg, init=result["export"], upsampler="edsr"))
 
 
+def test_training_through_the_fusion_saves_it_with_the_model(stills, reel, tmp_path):
+    from vsr.models.loader import load
+
+    result = train_video(config(stills, reel, tmp_path, steps=2, upsampler="direct", fusion="lr"))
+    trained = load(result["export"])
+    assert trained.fusion is not None and trained.fusion.mode == "lr" and result["best"] > 10
+
+
 def test_recurrent_weights_step_faster_by_their_multiplier():
     from vsr.models.temporal import TemporalEDSR
     from vsr.quality.train_video import boost_recurrent

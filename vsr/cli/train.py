@@ -95,6 +95,9 @@ from vsr.errors import UsageError
 @click.option("--upsampler", type=click.Choice(["edsr", "direct"]), default="edsr", show_default=True,
               help="--arch temporal: EDSR's upsampler, or one conv straight to the folded output (direct: about "
               "half the CPU time at x4; fitted by least squares to --init's features before step 0).")
+@click.option("--fusion", type=click.Choice(["none", "lr", "output"]), default="none", show_default=True,
+              help="--arch temporal: back-projection fusion after the network (vsr.models.fusion), trained through and "
+              "saved with the model: lr for clean input, output for compressed input.")
 @debug_option
 @handle_errors
 def train(debug: bool, data: tuple[str, ...], **kw) -> None:
@@ -105,7 +108,7 @@ def train(debug: bool, data: tuple[str, ...], **kw) -> None:
     from tqdm import tqdm
 
     video_keys = ("videos", "frames", "clips", "codec", "val_videos", "recurrent_init", "recurrent_lr", "upsampler",
-                  "still_share")
+                  "still_share", "fusion")
     video = {k: kw.pop(k) for k in video_keys}
     if kw["arch"] == "temporal":
         cfg = _video_config(data, video, kw)

@@ -18,6 +18,11 @@ channels' weights at zero the network is exactly the EDSR it was initialised fro
 which is how training starts. Parameter names follow EDSR's (``head.0``, ``body.N.body.0``,
 ``tail.0.K``), so detection reads the same shapes plus the wider head.
 
+After the network an optional stage with no weights, ``fusion`` (``vsr.models.fusion``: ``"lr"`` for
+clean input, ``"output"`` for compressed, ``"none"``), blends the previous output, warped, into the new
+one where they agree and back-projects the result onto the frame; the fused picture is the output and
+the state. It is a constructor argument saved in the file's metadata, as the shipped models carry it.
+
 Two upsamplers: EDSR's (``upsampler="edsr"``: conv to 4F channels and pixel shuffle per x2 stage, then a
 conv to RGB at output size) or one convolution from the body's features straight to the folded output
 (``"direct"``: F -> 3 * scale**2 channels at LR size, which *is* the state; ESPCN's sub-pixel layer, the
@@ -34,6 +39,7 @@ from torch import nn
 
 from vsr.models.base import SRModel
 from vsr.models import edsr
+from vsr.models.fusion import BackProjectionFusion
 from vsr.models.edsr import MeanShift, ResBlock, Upsampler
 from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, isqrt_exact, shuffle_scale
 
@@ -41,8 +47,9 @@ from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, i
 UPSAMPLERS = ("edsr", "direct")
 
 
-def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """``x`` (N,C,H,W) sampled at ``p + flow(p)`` (flow N,2,H,W in pixels, x then y); border padding.
+def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``x`` (N,C,H,W) sampled at ``p + flow(p)`` (flow N,2,H,W in pixels, x then y); border padding;
+    ``mode`` ``"bilinear"`` or ``"bicubic"``.
 
     Computed in float32 on a contiguous tensor: PyTorch's CPU ``grid_sample`` crashes on large bf16
     channels-last input (torch 2.14) and is 3.5x slower in bf16 than in float32."""
@@ -52,17 +59,20 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
     gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
     grid = torch.stack((gx, gy), dim=-1).float()
-    out = F.grid_sample(x.float().contiguous(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    out = F.grid_sample(x.float().contiguous(), grid, mode=mode, padding_mode="border", align_corners=True)
     return out.to(x.dtype)
 
 
+def hr_flow(flow: torch.Tensor, scale: int) -> torch.Tensor:
+    """An LR flow brought to output resolution (upsampled and scaled)."""
+    return flow if scale == 1 else F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
+
+
 def warp_folded(state: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
-    """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow`` (upsampled
-    and scaled), folded again."""
+    """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow``, folded again."""
     if scale == 1:
         return warp(state, flow)
-    hr_flow = F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
-    return F.pixel_unshuffle(warp(F.pixel_shuffle(state, scale), hr_flow), scale)
+    return F.pixel_unshuffle(warp(F.pixel_shuffle(state, scale), hr_flow(flow, scale)), scale)
 
 
 class TemporalEDSR(SRModel):
@@ -72,7 +82,7 @@ class TemporalEDSR(SRModel):
     temporal = True
 
     def __init__(self, *, in_channels: int = 3, num_features: int = 64, num_blocks: int = 14, scale: int = 4,
-                 rgb_range: float = 255.0, upsampler: str = "edsr") -> None:
+                 rgb_range: float = 255.0, upsampler: str = "edsr", fusion: str = "none") -> None:
         super().__init__()
         if upsampler not in UPSAMPLERS:
             raise ValueError(f"upsampler {upsampler!r}: use one of {', '.join(UPSAMPLERS)}")
@@ -81,6 +91,7 @@ class TemporalEDSR(SRModel):
         self.num_features = num_features
         self.in_channels = in_channels
         self.upsampler = upsampler
+        self.fusion = None if fusion == "none" else BackProjectionFusion(fusion, scale, rgb_range, in_channels)
         self.sub_mean = MeanShift(rgb_range=rgb_range, sign=-1)
         self.add_mean = MeanShift(rgb_range=rgb_range, sign=1)
         self.head = nn.Sequential(nn.Conv2d(2 * in_channels + in_channels * scale * scale, num_features, 3, padding=1))
@@ -112,16 +123,20 @@ class TemporalEDSR(SRModel):
 
     def forward(self, x: torch.Tensor, prev: torch.Tensor, state: torch.Tensor,
                 flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r = self.rgb_range
-        aligned = torch.cat((self.sub_mean(x * r), self.sub_mean(warp(prev, flow) * r),
-                             warp_folded(state, flow, self.scale)), dim=1)
+        r, s = self.rgb_range, self.scale
+        x_shifted = self.sub_mean(x * r)
+        aligned = torch.cat((x_shifted, self.sub_mean(warp(prev, flow) * r), warp_folded(state, flow, s)), dim=1)
         f = self.head(aligned)
         f = f + self.body(f)
-        if self.upsampler == "direct":
-            folded = self.tail(f)  # the output before the mean is added back, folded: the next state
-            return self.add_mean(F.pixel_shuffle(folded, self.scale)) / r, folded
-        shifted = self.tail(f)  # the output before the mean is added back: what the next frame reads
-        return self.add_mean(shifted) / r, F.pixel_unshuffle(shifted, self.scale)
+        # the output before the mean is added back: what the next frame reads, folded, as its state
+        shifted = F.pixel_shuffle(self.tail(f), s) if self.upsampler == "direct" else self.tail(f)
+        if self.fusion is not None:
+            # sampled bicubic: a bilinear warp blurs what the fusion carries from frame to frame (the network
+            # reads the bilinear warp it was trained with: the bicubic one costs it 0.05 dB, docs/quality.md)
+            past = warp(F.pixel_shuffle(state, s), hr_flow(flow, s), "bicubic")
+            has_past = (state.flatten(1).abs().amax(dim=1) > 0).view(-1, 1, 1, 1)  # state 0: a shot starts
+            shifted = self.fusion(shifted, past, x_shifted, has_past)
+        return self.add_mean(shifted) / r, F.pixel_unshuffle(shifted, s)
 
     @torch.no_grad()
     def from_edsr(self, edsr_state: StateDict) -> list[str]:
@@ -169,7 +184,7 @@ def _read(s: Shapes) -> Detected | None:
     if scale is None or f"body.{blocks}.weight" not in s or head_in != in_channels * (2 + scale * scale):
         return None
     return Detected("temporal", {"in_channels": in_channels, "num_features": features, "num_blocks": blocks,
-                                 "scale": scale, "upsampler": upsampler}, guessed={"rgb_range"})
+                                 "scale": scale, "upsampler": upsampler}, guessed={"rgb_range", "fusion"})
 
 
 ARCHITECTURE = Architecture(

@@ -48,6 +48,7 @@ class VideoTrainConfig:
     clip_size: int = 96  # LR side of a cached synthetic clip
     real_share: float = 0.4
     still_share: float = 0.0  # samples whose every frame starts a shot (stills, first frames after cuts)
+    fusion: str = "none"  # back-projection fusion after the network (vsr.models.fusion), trained through
     degrade: str = ""  # per-frame stages (vsr.quality.degrade spec)
     codec: str = "none|none|h264=16:32|h264=20:30|mpeg2=3:10"  # over the whole LR clip (video_degrade)
     steps: int = 4000
@@ -79,7 +80,7 @@ def build(cfg: VideoTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module | Non
 
     def make(upsampler: str) -> TemporalEDSR:
         return TemporalEDSR(num_features=cfg.num_features, num_blocks=cfg.num_blocks, scale=cfg.scale,
-                            upsampler=upsampler)
+                            upsampler=upsampler, fusion=cfg.fusion)
 
     model = make(cfg.upsampler)
     if not cfg.init or cfg.resume:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vsr.models.fusion import BackProjectionFusion
 from vsr.models.loader import load, save
@@ -90,8 +91,6 @@ def test_unknown_fusion_is_refused():
 
 
 def test_fusion_is_saved_with_the_model_and_follows_the_network(tmp_path):
-    import torch.nn.functional as F
-
     torch.manual_seed(0)
     model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, upsampler="direct", fusion="lr").eval()
     again = load(save(model, tmp_path / "f.safetensors"))
@@ -104,7 +103,7 @@ def test_fusion_is_saved_with_the_model_and_follows_the_network(tmp_path):
     x_shifted = model.sub_mean(x * 255)
     with torch.no_grad():
         _, state_plain = plain(x, x, plain.initial_state(x), flow)
-        y, state = model(x, x, model.initial_state(x), flow)  # a shot start: the network's output, back-projected
+        _, state = model(x, x, model.initial_state(x), flow)  # a shot start: the network's output, back-projected
         expected = model.fusion(F.pixel_shuffle(state_plain, 2), torch.zeros(1, 3, 24, 32), x_shifted, torch.zeros(1, 1, 1, 1))
         assert torch.allclose(F.pixel_shuffle(state, 2), expected, atol=1e-3)
         # later frames: fused with the state, which is the fused output (less the mean, folded)

@@ -119,3 +119,16 @@ def test_fusion_is_saved_with_the_model_and_follows_the_network(tmp_path):
 def test_shipped_temporal_families_carry_their_fusion():
     assert load("temporal-x4").fusion.mode == "lr"
     assert load("temporal-archive-x4").fusion.mode == "output"
+
+
+def test_fusion_settings_benchmark_applies_its_settings_and_0_1_0_is_the_network_alone(monkeypatch):
+    from conftest import load_script
+    from vsr.models import fusion
+
+    bench = load_script("benchmarks/fusion_settings.py")
+    off, other = bench.parse_settings("0,1,0;0.9,0.02,3")
+    assert other == fusion.FusionSettings(0.9, 0.02, 3)
+    monkeypatch.setitem(fusion.SETTINGS, "lr", off)
+    stage = BackProjectionFusion("lr", 2, 255.0)
+    y, past = picture(32, 32, seed=6), picture(32, 32, seed=7)
+    assert torch.equal(stage(y, past, stage.down(past), torch.ones(1, 1, 1, 1)), y)

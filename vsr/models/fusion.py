@@ -37,8 +37,6 @@ from torch import nn
 
 from vsr.quality.matlab_resize import contributions
 
-FUSIONS = ("none", "lr", "output")
-
 
 @dataclass(frozen=True)
 class FusionSettings:
@@ -53,6 +51,7 @@ SETTINGS = {
     "lr": FusionSettings(alpha=0.95, sigma=0.015, steps=4),
     "output": FusionSettings(alpha=0.95, sigma=0.04, steps=1),
 }
+FUSIONS = ("none", *SETTINGS)  # what TemporalEDSR(fusion=...) takes
 
 
 def bicubic_down_kernel(scale: int) -> tuple[torch.Tensor, int, int]:

@@ -66,11 +66,11 @@ def make_clip(hr_frames: list[Image], scale: int, degradation: VideoDegradation,
     return Clip(np.stack(hr_frames), lr_arr, *lr_flows(lr_arr), note)
 
 
-def pan_clip(img: Image, frames: int, size: int, rng: np.random.Generator, *, max_speed: float) -> list[Image]:
-    """``frames`` HR crops (``size`` square) of ``img`` along a smooth random path; speed in HR px/frame."""
-    import cv2
-
-    h, w = img.shape[:2]
+def pan_path(shape: tuple[int, int], frames: int, size: int, rng: np.random.Generator, *,
+             max_speed: float) -> list[np.ndarray]:
+    """A smooth random camera path over a picture of ``shape`` (height, width): per frame the 2x3 affine map
+    from a pixel of the ``size``-square crop to where it lies in the picture; speed in picture px/frame."""
+    h, w = shape
     speed = rng.uniform(0.0, max_speed)
     angle = rng.uniform(0, 2 * math.pi)
     velocity = np.array([math.cos(angle), math.sin(angle)]) * speed
@@ -81,18 +81,29 @@ def pan_clip(img: Image, frames: int, size: int, rng: np.random.Generator, *, ma
     margin = size * 0.75 + travel
     lo = np.minimum(margin, [w / 2, h / 2])
     centre = np.array([rng.uniform(lo[0], w - lo[0]), rng.uniform(lo[1], h - lo[1])])
-    out = []
+    maps = []
     for t in range(frames):
         z = zoom_rate**t
         a = spin * t
         c, s = math.cos(a) * z, math.sin(a) * z
         pos = centre + velocity * t + 0.5 * accel * t * t
         # destination (u, v) -> source: pos + R * z * ((u, v) - size/2)
-        m = np.array([[c, -s, pos[0] - c * size / 2 + s * size / 2],
-                      [s, c, pos[1] - s * size / 2 - c * size / 2]], dtype=np.float64)
-        out.append(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_REFLECT_101))
-    return out
+        maps.append(np.array([[c, -s, pos[0] - c * size / 2 + s * size / 2],
+                              [s, c, pos[1] - s * size / 2 - c * size / 2]], dtype=np.float64))
+    return maps
+
+
+def render_pan(img: Image, maps: list[np.ndarray], size: int) -> list[Image]:
+    """The ``size``-square crops of ``img`` along ``maps`` (``pan_path``), Lanczos-sampled."""
+    import cv2
+
+    return [cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REFLECT_101) for m in maps]
+
+
+def pan_clip(img: Image, frames: int, size: int, rng: np.random.Generator, *, max_speed: float) -> list[Image]:
+    """``frames`` HR crops (``size`` square) of ``img`` along a smooth random path (``pan_path``)."""
+    return render_pan(img, pan_path(img.shape[:2], frames, size, rng, max_speed=max_speed), size)
 
 
 def video_frames(path: str | Path, downscale: float = 2.0, *, start: float = 0.0, duration: float | None = None,

@@ -39,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="temporal", help="a temporal model with a fusion: registry name or family")
     ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--degrade", default=None, help="per LR frame first, as vsr eval --degrade (e.g. noise=5)")
     ap.add_argument("--codec", default="none", help="over the LR clip, e.g. h264=25 (seed 0)")
     ap.add_argument("--settings", required=True, help='"alpha,sigma,steps;..." (sigma in the 0..1 pixel range)')
     ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the held-out clips")
@@ -49,10 +50,11 @@ def main() -> None:
     if stage is None:
         raise SystemExit(f"{model}: not a temporal model with a fusion stage")
     clips = held_out_clips(args.videos, args.max_frames, 2)
-    print(f"| {model}, {stage.mode} fusion, {args.codec} | PSNR-Y | per clip | tOF |\n|---|---|---|---|")
+    condition = ", ".join(c for c in (args.degrade, args.codec) if c and c != "none") or "clean"
+    print(f"| {model}, {stage.mode} fusion, {condition} | PSNR-Y | per clip | tOF |\n|---|---|---|---|")
     for settings in parse_settings(args.settings):
         fusion.SETTINGS[stage.mode] = settings  # read when the backend builds the model
-        res = evaluate_clips(clips, args.scale, model, codec=None if args.codec == "none" else args.codec,
+        res = evaluate_clips(clips, args.scale, model, degrade=args.degrade, codec=None if args.codec == "none" else args.codec,
                              precision="fp32")
         per_clip = " / ".join(f"{c.psnr_y:.3f}" for c in res.clips)
         print(f"| alpha {settings.alpha}, sigma {settings.sigma}, {settings.steps} steps | {res.psnr_y:.3f} | "

@@ -22,7 +22,8 @@ The same numbers for one clip and one cell with the CLI:
     vsr eval ../shared/videos/mdn_tears-of-steel-battle-clip-medium.webm --start -15 --scale 4 --gt-downscale 2 \\
         --model edsr-baseline --codec h264=25
 
-``--max-frames N`` keeps the first N frames of each clip (a quick check, not a table).
+``--degrade SPEC`` first applies ``vsr eval --degrade``'s per-frame stages (e.g. ``noise=5``) to every LR
+frame, before any codec. ``--max-frames N`` keeps the first N frames of each clip (a quick check, not a table).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--models", default="bicubic,edsr-baseline,edsr-baseline-archive")
     ap.add_argument("--codecs", default="none,h264=25", help="comma-separated LR conditions: none or a --codec spec")
+    ap.add_argument("--degrade", default=None, help="every LR frame first, as vsr eval --degrade (e.g. noise=5)")
     ap.add_argument("--gt-downscale", type=int, default=2)
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -75,10 +77,11 @@ def main() -> None:
     records = []
     for codec in args.codecs.split(","):
         for model in args.models.split(","):
-            res = evaluate_clips(clips, args.scale, model, codec=None if codec == "none" else codec, seed=args.seed,
+            res = evaluate_clips(clips, args.scale, model, degrade=args.degrade, codec=None if codec == "none" else codec, seed=args.seed,
                                  device=args.device, precision=args.precision, metrics=metrics)
             seconds = sum(c.seconds for c in res.clips) / res.frames
-            print(f"| {res.model} | {'clean' if codec == 'none' else codec} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
+            condition = ", ".join(c for c in (args.degrade, None if codec == "none" else codec) if c) or "clean"
+            print(f"| {res.model} | {condition} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
                   f"{res.tof:.3f} | {res.flicker:.2f} |{''.join(f' {res.perceptual[m]:.3f} |' for m in metrics)} "
                   f"{seconds:.3f} |", flush=True)
             records.append(res.to_dict())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,23 +28,14 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from video_eval import VIDEOS, held_out_clips  # noqa: E402
+from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_model  # noqa: E402
 
-from vsr.models.loader import load  # noqa: E402
 from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
-from vsr.models.registry import family_scales  # noqa: E402
 from vsr.models.temporal import shot_start_args, warp_folded  # noqa: E402
 from vsr.quality.metrics import psnr_y  # noqa: E402
-from vsr.quality.video_clips import Clip, ClipWindow, find_clips, read_clip  # noqa: E402
 from vsr.quality.video_data import pictures  # noqa: E402
-from vsr.quality.video_degrade import parse_video  # noqa: E402
-from vsr.quality.video_eval import protocol_pair  # noqa: E402
 
 WAYS = ("none", "own", "perfect", "copy", "perfect*")
-
-
-def _picture(y: torch.Tensor) -> np.ndarray:
-    return (y[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
 
 
 @torch.inference_mode()
@@ -62,7 +52,7 @@ def past_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray]
     for t in range(len(lr)):
         x = pictures(lr[t][None])
         y_none, start_state = net(*shot_start_args(net, x))
-        scores["none"].append(psnr_y(_picture(y_none), gt[t]))
+        scores["none"].append(psnr_y(picture(y_none), gt[t]))
         if t == 0 or is_cut(lr[t - 1], lr[t]):  # a shot starts: no past, whatever the way
             y_own, state = y_none, start_state
             scores["perfect"].append(scores["none"][-1])
@@ -73,41 +63,22 @@ def past_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray]
             perfect = fold(gt[t - 1])
             y_perfect = net(x, prev, perfect, flow)[0]
             copy = net.add_mean(F.pixel_shuffle(warp_folded(perfect, flow, scale), scale)) / r
-            scores["perfect"].append(psnr_y(_picture(y_perfect), gt[t]))
+            scores["perfect"].append(psnr_y(picture(y_perfect), gt[t]))
             scores["perfect*"].append(scores["perfect"][-1])
-            scores["copy"].append(psnr_y(_picture(copy), gt[t]))
-        scores["own"].append(psnr_y(_picture(y_own), gt[t]))
+            scores["copy"].append(psnr_y(picture(copy), gt[t]))
+        scores["own"].append(psnr_y(picture(y_own), gt[t]))
     return {w: float(np.mean(v)) if v else float("nan") for w, v in scores.items()}
-
-
-def given(paths: Iterable[str], max_frames: int | None, downscale: int) -> list[Clip]:
-    window = ClipWindow(max_frames=max_frames, downscale=downscale)
-    return [read_clip(source, window) for path in paths for source in find_clips(path)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="temporal", help="a temporal model: registry name, family or file")
-    ap.add_argument("--scale", type=int, default=4)
-    ap.add_argument("--clips", nargs="*", default=None,
-                    help="what vsr eval takes as video ground truth: videos, folders of videos or a folder of clip "
-                    "folders (default: the held-out clips)")
-    ap.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the held-out clips")
-    ap.add_argument("--gt-downscale", type=int, default=2)
-    ap.add_argument("--max-frames", type=int, default=40)
-    ap.add_argument("--codec", default="none", help="over the LR clip, e.g. h264=25 (seed 0)")
+    add_arguments(ap)
     args = ap.parse_args()
-    net = load(family_scales(args.model).get(args.scale, args.model)).eval()
-    if not getattr(net, "temporal", False) or net.scale != args.scale:
-        raise SystemExit(f"{args.model}: not a temporal x{args.scale} model")
-    clips = (given(args.clips, args.max_frames, args.gt_downscale) if args.clips
-             else held_out_clips(args.videos, args.max_frames, args.gt_downscale))
-    degradation = parse_video(None, None if args.codec == "none" else args.codec)
+    net = temporal_model(args)
     print(f"| {args.model} x{args.scale}, {args.codec} | {' | '.join(WAYS)} |\n|---|{'---|' * len(WAYS)}")
-    for clip in clips:
-        gt, lr, _ = protocol_pair(clip, args.scale, degradation, 0)
+    for name, gt, lr in clip_pairs(args):
         scores = past_scores(net, gt, lr)
-        print(f"| {clip.name} | {' | '.join(f'{scores[w]:.2f}' for w in WAYS)} |", flush=True)
+        print(f"| {name} | {' | '.join(f'{scores[w]:.2f}' for w in WAYS)} |", flush=True)
 
 
 if __name__ == "__main__":

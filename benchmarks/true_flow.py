@@ -12,19 +12,21 @@ what any better flow estimator could add on camera motion. PSNR-Y, no shave, mea
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vsr.models.loader import load
-from vsr.models.motion import FlowEstimator, grey
-from vsr.models.registry import family_scales
-from vsr.models.temporal import shot_start_args
-from vsr.quality.datasets import list_images, read_rgb
-from vsr.quality.metrics import psnr_y
-from vsr.quality.video_data import pan_path, pictures, render_pan
-from vsr.quality.video_eval import make_lr
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from temporal_diagnostics import picture, temporal_model  # noqa: E402
+
+from vsr.models.motion import FlowEstimator, grey  # noqa: E402
+from vsr.models.temporal import shot_start_args  # noqa: E402
+from vsr.quality.datasets import list_images, read_rgb  # noqa: E402
+from vsr.quality.metrics import psnr_y  # noqa: E402
+from vsr.quality.video_data import pan_path, pictures, render_pan  # noqa: E402
+from vsr.quality.video_eval import make_lr  # noqa: E402
 
 
 def true_lr_flow(cur: np.ndarray, prev: np.ndarray, lr_size: tuple[int, int], scale: int) -> np.ndarray:
@@ -49,7 +51,7 @@ def clip_psnr(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray], 
             y, state = net(*shot_start_args(net, x))
         else:
             y, state = net(x, pictures(lr[t - 1][None]), state, torch.from_numpy(flows[t])[None])
-        scores.append(psnr_y((y[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy(), gt[t]))
+        scores.append(psnr_y(picture(y), gt[t]))
     return float(np.mean(scores))
 
 
@@ -63,9 +65,7 @@ def main() -> None:
     ap.add_argument("--max-speed", type=float, default=4.0, help="HR pixels per frame")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    net = load(family_scales(args.model).get(args.scale, args.model)).eval()
-    if not getattr(net, "temporal", False) or net.scale != args.scale:
-        raise SystemExit(f"{args.model}: not a temporal x{args.scale} model")
+    net = temporal_model(args)
     estimate = FlowEstimator()
     rows = []
     print(f"| {args.model} x{args.scale} | DIS flow | true flow |\n|---|---|---|")

@@ -1,0 +1,143 @@
+"""What a temporal model would gain from the frames after each one: a backward back-projection fusion pass.
+
+``vsr upscale`` streams: frame ``t``'s output (the forward fused output ``F_t``, ``vsr/models/fusion.py``)
+holds what frames ``<= t`` carried. This measures, offline, a second pass that runs the same fusion
+*backwards* over those outputs: ``B_t = fusion(F_t, warp(B_{t+1}))`` (the later pass's result warped onto
+frame ``t`` by DIS flow from ``t`` to ``t+1``, blended where it agrees with the frame, back-projected), started
+at ``B_e = F_e``. Where the chain starts sets what a pipeline would have to hold:
+
+- ``lag:L``: every frame's own chain from ``t + L`` (a fixed delay of L frames; L backward steps a frame);
+- ``block:W:O``: frames in blocks of W, one chain per block from O frames past its end (a delay of up to
+  W + O frames; (W + O) / W backward steps a frame);
+- ``all``: one chain from the end of each shot (the whole clip held: a bound only).
+
+Chains stop at scene cuts (the pipeline's test), as the forward state restarts there. Each clip (the held-out
+clips of ``video_eval.py``, or ``--clips``) goes through the model frame by frame (fp32), by the video
+protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``). PSNR-Y, no shave, mean per clip, then over
+the clips; ``forward`` is what ``vsr upscale`` gives today.
+
+    PYTHONPATH=. python benchmarks/backward_fusion.py --model temporal --scale 4 --max-frames 40 \\
+        --variants lag:1,lag:2,lag:4,block:16:4,all
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_model  # noqa: E402
+
+from vsr.models import fusion  # noqa: E402
+from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
+from vsr.models.temporal import hr_flow, shot_start_args, warp  # noqa: E402
+from vsr.quality.metrics import psnr_y  # noqa: E402
+from vsr.quality.video_data import pictures  # noqa: E402
+
+
+@torch.inference_mode()
+def forward_pass(net: torch.nn.Module, lr: list[np.ndarray]) -> tuple[list[torch.Tensor], list[torch.Tensor], list[bool]]:
+    """(fused outputs less the mean, LR frames less the mean, whether each frame starts a shot), as
+    ``vsr upscale`` runs the model (state carried, restarted at scene cuts)."""
+    s, r = net.scale, net.rgb_range
+    flows = FlowEstimator()
+    outputs, frames, starts, state = [], [], [], None
+    for t, frame in enumerate(lr):
+        x = pictures(frame[None])
+        starts.append(t == 0 or is_cut(lr[t - 1], frame))
+        if starts[-1]:
+            _, state = net(*shot_start_args(net, x))
+        else:
+            flow = torch.from_numpy(flows(grey(frame), grey(lr[t - 1])))[None]
+            _, state = net(x, pictures(lr[t - 1][None]), state, flow)
+        outputs.append(F.pixel_shuffle(state, s))
+        frames.append(net.sub_mean(x * r))
+    return outputs, frames, starts
+
+
+def chain_starts(variant: str, shot_ends: list[int]) -> list[int]:
+    """Where frame ``t``'s backward chain starts, for a variant (``lag:L``, ``block:W:O``, ``all``);
+    ``shot_ends[t]``: the last frame of ``t``'s shot."""
+    kind, *numbers = variant.split(":")
+    n = [int(v) for v in numbers]
+    frames = range(len(shot_ends))
+    if kind == "lag" and len(n) == 1:
+        return [min(t + n[0], shot_ends[t]) for t in frames]
+    if kind == "block" and len(n) == 2 and n[0] > 0:
+        return [min((t // n[0] + 1) * n[0] - 1 + n[1], shot_ends[t]) for t in frames]
+    if kind == "all" and not n:
+        return list(shot_ends)
+    raise SystemExit(f"variant {variant!r}: use lag:L, block:W:O or all")
+
+
+@torch.inference_mode()
+def backward_pass(stage: fusion.BackProjectionFusion, outputs: list[torch.Tensor], frames: list[torch.Tensor],
+                  back_flows: list[torch.Tensor | None], starts: list[int], warp_mode: str) -> list[torch.Tensor]:
+    """``B_t`` for every frame: the backward chain from ``starts[t]`` down to ``t`` (chains that start at
+    the same frame are shared, as a block's are)."""
+    scale, has_past = stage.scale, torch.ones(1, 1, 1, 1)
+    result: list[torch.Tensor | None] = [None] * len(outputs)
+    for start in sorted(set(starts)):
+        lowest = starts.index(start)  # the chain runs from ``start`` down to the first frame that needs it
+        b = outputs[start]
+        for t in range(start, lowest - 1, -1):
+            if t < start:  # t and t + 1 are in one shot: every frame up to a chain's start is
+                b = stage(outputs[t], warp(b, hr_flow(back_flows[t], scale), warp_mode), frames[t], has_past)
+            if starts[t] == start:
+                result[t] = b
+    return result  # type: ignore[return-value]
+
+
+def clip_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray], variants: list[str], *,
+                steps: int, warp_mode: str) -> dict[str, float]:
+    """Mean PSNR-Y of the forward outputs and of each variant's backward pass over one clip."""
+    outputs, frames, shot_start = forward_pass(net, lr)
+    n = len(lr)
+    shot_ends = [0] * n
+    for t in range(n - 1, -1, -1):
+        shot_ends[t] = t if t == n - 1 or shot_start[t + 1] else shot_ends[t + 1]
+    flows = FlowEstimator()
+    back_flows = [None if shot_ends[t] == t else torch.from_numpy(flows(grey(lr[t]), grey(lr[t + 1])))[None]
+                  for t in range(n)]
+    mode = net.fusion.mode if net.fusion is not None else "lr"
+    settings = fusion.SETTINGS[mode]
+    stage = fusion.BackProjectionFusion(mode, net.scale, net.rgb_range)
+    stage.settings = fusion.FusionSettings(settings.alpha, settings.sigma, steps)
+
+    def score(shifted: list[torch.Tensor]) -> float:
+        return float(np.mean([psnr_y(picture(net.add_mean(o) / net.rgb_range), g) for o, g in zip(shifted, gt)]))
+
+    scores = {"forward": score(outputs)}
+    for variant in variants:
+        result = backward_pass(stage, outputs, frames, back_flows, chain_starts(variant, shot_ends), warp_mode)
+        scores[variant] = score(result)
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    ap.add_argument("--variants", default="lag:1,lag:2,lag:4,block:16:4,all")
+    ap.add_argument("--steps", type=int, default=1, help="back-projections in each backward step")
+    ap.add_argument("--warp", default="bicubic", choices=("bicubic", "bilinear"), help="how the later result is warped")
+    args = ap.parse_args()
+    net = temporal_model(args)
+    variants = args.variants.split(",")
+    columns = ["forward", *variants]
+    print(f"| {args.model} x{args.scale}, {args.codec}, {args.steps} step(s), {args.warp} | {' | '.join(columns)} |\n"
+          f"|---|{'---|' * len(columns)}")
+    rows = []
+    for name, gt, lr in clip_pairs(args):
+        scores = clip_scores(net, gt, lr, variants, steps=args.steps, warp_mode=args.warp)
+        rows.append([scores[c] for c in columns])
+        print(f"| {name} | {' | '.join(f'{v:.3f}' for v in rows[-1])} |", flush=True)
+    print(f"| mean | {' | '.join(f'{v:.3f}' for v in np.mean(rows, axis=0))} |")
+
+
+if __name__ == "__main__":
+    main()

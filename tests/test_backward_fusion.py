@@ -1,0 +1,57 @@
+"""benchmarks/backward_fusion.py: a backward fusion pass over a temporal model's outputs, offline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import load_script
+from vsr.models import fusion
+from vsr.models.loader import save
+from vsr.models.temporal import TemporalEDSR
+from vsr.quality.datasets import write_rgb
+from vsr.quality.video_data import pan_clip
+
+bench = load_script("benchmarks/backward_fusion.py")
+
+
+def test_where_each_frames_chain_starts():
+    shot_ends = [3, 3, 3, 3, 6, 6, 6]  # two shots: frames 0-3 and 4-6
+    assert bench.chain_starts("lag:0", shot_ends) == list(range(7))
+    assert bench.chain_starts("lag:2", shot_ends) == [2, 3, 3, 3, 6, 6, 6]
+    assert bench.chain_starts("block:2:1", shot_ends) == [2, 2, 3, 3, 6, 6, 6]
+    assert bench.chain_starts("all", shot_ends) == shot_ends
+    with pytest.raises(SystemExit):
+        bench.chain_starts("lag", shot_ends)
+
+
+def test_a_backward_pass_changes_frames_only_from_later_frames_of_their_own_shot():
+    stage = fusion.BackProjectionFusion("lr", 2, 255.0)
+    rng = np.random.default_rng(0)
+    base = torch.from_numpy(rng.normal(0, 40, (1, 3, 16, 16))).float()
+    outputs = [base + t for t in range(4)]  # the same picture a little brighter each frame
+    frames = [stage.down(o) for o in outputs]
+    flows = [torch.zeros(1, 2, 8, 8), None, torch.zeros(1, 2, 8, 8), None]  # a cut between frames 1 and 2
+    result = bench.backward_pass(stage, outputs, frames, flows, [1, 1, 3, 3], "bicubic")
+    assert result[1] is outputs[1] and result[3] is outputs[3]  # the last frame of each shot: nothing after it
+    assert not torch.equal(result[0], outputs[0]) and not torch.equal(result[2], outputs[2])
+    lag0 = bench.backward_pass(stage, outputs, frames, flows, [0, 1, 2, 3], "bicubic")
+    assert all(r is o for r, o in zip(lag0, outputs))
+
+
+def test_the_benchmark_with_no_lag_gives_the_forward_outputs(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(1)
+    picture = np.clip(rng.normal(128, 50, (80, 80, 3)), 0, 255).astype(np.uint8)
+    (tmp_path / "clips" / "a").mkdir(parents=True)
+    for t, frame in enumerate(pan_clip(picture, 4, 32, rng, max_speed=2.0)):
+        write_rgb(tmp_path / "clips" / "a" / f"{t:04d}.png", frame)
+    model = save(TemporalEDSR(num_features=8, num_blocks=1, scale=2, upsampler="direct", fusion="lr"),
+                 tmp_path / "t.safetensors")
+    monkeypatch.setattr("sys.argv", ["backward_fusion.py", "--model", str(model), "--scale", "2",
+                                     "--clips", str(tmp_path / "clips"), "--gt-downscale", "1",
+                                     "--variants", "lag:0,all"])
+    bench.main()
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| a |")]
+    forward, lag0, whole = (float(v) for v in rows[0][1:])
+    assert lag0 == forward and whole != forward

@@ -86,7 +86,7 @@ def backward_pass(stage: fusion.BackProjectionFusion, outputs: list[torch.Tensor
         lowest = starts.index(start)  # the chain runs from ``start`` down to the first frame that needs it
         b = outputs[start]
         for t in range(start, lowest - 1, -1):
-            if t < start:  # t and t + 1 are in one shot: every frame up to a chain's start is
+            if t < start:  # a chain never crosses a cut, so frames t and t + 1 share a shot and a flow
                 b = stage(outputs[t], warp(b, hr_flow(back_flows[t], scale), warp_mode), frames[t], has_past)
             if starts[t] == start:
                 result[t] = b

@@ -13,8 +13,8 @@ at ``B_e = F_e``. Where the chain starts sets what a pipeline would have to hold
 
 Chains stop at scene cuts (the pipeline's test), as the forward state restarts there. Each clip (the held-out
 clips of ``video_eval.py``, or ``--clips``) goes through the model frame by frame (fp32), by the video
-protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``). PSNR-Y, no shave, mean per clip, then over
-the clips; ``forward`` is what ``vsr upscale`` gives today.
+protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``). PSNR-Y (no shave) / tOF, mean per clip, then
+over the clips; ``forward`` is what ``vsr upscale`` gives today.
 
     PYTHONPATH=. python benchmarks/backward_fusion.py --model temporal --scale 4 --max-frames 40 \\
         --variants lag:1,lag:2,lag:4,block:16:4,all
@@ -36,8 +36,8 @@ from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_mo
 from vsr.models import fusion  # noqa: E402
 from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
 from vsr.models.temporal import hr_flow, shot_start_args, warp  # noqa: E402
-from vsr.quality.metrics import psnr_y  # noqa: E402
 from vsr.quality.video_data import pictures  # noqa: E402
+from vsr.quality.video_metrics import ClipScorer  # noqa: E402
 
 
 @torch.inference_mode()
@@ -94,8 +94,8 @@ def backward_pass(stage: fusion.BackProjectionFusion, outputs: list[torch.Tensor
 
 
 def clip_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray], variants: list[str], *,
-                steps: int, warp_mode: str) -> dict[str, float]:
-    """Mean PSNR-Y of the forward outputs and of each variant's backward pass over one clip."""
+                steps: int, warp_mode: str) -> dict[str, tuple[float, float]]:
+    """(mean PSNR-Y, mean tOF) of the forward outputs and of each variant's backward pass over one clip."""
     outputs, frames, shot_start = forward_pass(net, lr)
     n = len(lr)
     shot_ends = [0] * n
@@ -109,8 +109,12 @@ def clip_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray]
     stage = fusion.BackProjectionFusion(mode, net.scale, net.rgb_range)
     stage.settings = fusion.FusionSettings(settings.alpha, settings.sigma, steps)
 
-    def score(shifted: list[torch.Tensor]) -> float:
-        return float(np.mean([psnr_y(picture(net.add_mean(o) / net.rgb_range), g) for o, g in zip(shifted, gt)]))
+    def score(shifted: list[torch.Tensor]) -> tuple[float, float]:
+        scorer = ClipScorer()
+        for o, g in zip(shifted, gt):
+            scorer.add(picture(net.add_mean(o) / net.rgb_range), g)
+        tofs = [f.tof for f in scorer.frames if f.tof is not None]
+        return float(np.mean([f.psnr_y for f in scorer.frames])), float(np.mean(tofs)) if tofs else float("nan")
 
     scores = {"forward": score(outputs)}
     for variant in variants:
@@ -135,8 +139,8 @@ def main() -> None:
     for name, gt, lr in clip_pairs(args):
         scores = clip_scores(net, gt, lr, variants, steps=args.steps, warp_mode=args.warp)
         rows.append([scores[c] for c in columns])
-        print(f"| {name} | {' | '.join(f'{v:.3f}' for v in rows[-1])} |", flush=True)
-    print(f"| mean | {' | '.join(f'{v:.3f}' for v in np.mean(rows, axis=0))} |")
+        print(f"| {name} | {' | '.join(f'{p:.3f} / {t:.3f}' for p, t in rows[-1])} |", flush=True)
+    print(f"| mean | {' | '.join(f'{p:.3f} / {t:.3f}' for p, t in np.mean(rows, axis=0))} |")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_model  # noqa: E402
 
 from vsr.models import fusion  # noqa: E402
+from vsr.models.backward_fusion import backward_chain  # noqa: E402
 from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
-from vsr.models.temporal import hr_flow, shot_start_args, warp  # noqa: E402
+from vsr.models.temporal import shot_start_args  # noqa: E402
 from vsr.quality.video_data import pictures  # noqa: E402
 from vsr.quality.video_metrics import ClipScorer  # noqa: E402
 
@@ -79,17 +80,14 @@ def chain_starts(variant: str, shot_ends: list[int]) -> list[int]:
 def backward_pass(stage: fusion.BackProjectionFusion, outputs: list[torch.Tensor], frames: list[torch.Tensor],
                   back_flows: list[torch.Tensor | None], starts: list[int], warp_mode: str) -> list[torch.Tensor]:
     """``B_t`` for every frame: the backward chain from ``starts[t]`` down to ``t`` (chains that start at
-    the same frame are shared, as a block's are)."""
-    scale, has_past = stage.scale, torch.ones(1, 1, 1, 1)
+    the same frame are shared, as a block's are; a chain never crosses a cut)."""
     result: list[torch.Tensor | None] = [None] * len(outputs)
     for start in sorted(set(starts)):
         lowest = starts.index(start)  # the chain runs from ``start`` down to the first frame that needs it
-        b = outputs[start]
-        for t in range(start, lowest - 1, -1):
-            if t < start:  # a chain never crosses a cut, so frames t and t + 1 share a shot and a flow
-                b = stage(outputs[t], warp(b, hr_flow(back_flows[t], scale), warp_mode), frames[t], has_past)
+        chain = backward_chain(stage, outputs, frames, back_flows, start, lowest, warp_mode)
+        for t in range(lowest, start + 1):
             if starts[t] == start:
-                result[t] = b
+                result[t] = chain[t - lowest]
     return result  # type: ignore[return-value]
 
 

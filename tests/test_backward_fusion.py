@@ -55,3 +55,45 @@ def test_the_benchmark_with_no_lag_gives_the_forward_outputs(tmp_path, capsys, m
     rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| a |")]
     forward, lag0, whole = ([float(v) for v in cell.split(" / ")] for cell in rows[0][1:])  # PSNR-Y, tOF
     assert lag0 == forward and whole[0] != forward[0] and all(v >= 0 for v in forward + whole)
+
+
+def stream(n: int, seed: int = 2):
+    """A fusion stage and ``n`` frames: outputs and LR frames less the mean, grey LR pictures."""
+    stage = fusion.BackProjectionFusion("lr", 2, 255.0)
+    rng = np.random.default_rng(seed)
+    outputs = [torch.from_numpy(rng.normal(0, 30, (1, 3, 16, 16))).float() for _ in range(n)]
+    frames = [stage.down(o) + 1.0 for o in outputs]
+    greys = [rng.integers(0, 256, (8, 8), dtype=np.uint8) for _ in range(n)]
+    return stage, outputs, frames, greys
+
+
+def test_streaming_blocks_equal_the_benchmarks_block_variant_and_wait_no_longer_than_needed():
+    from vsr.models.backward_fusion import BackwardFusion, Pending
+    from vsr.models.motion import FlowEstimator
+
+    n, cut, fps, w, o = 13, 9, 25.0, 4, 2
+    stage, outputs, frames, greys = stream(n)
+    shot_ends = [cut - 1] * cut + [n - 1] * (n - cut)
+    estimate = FlowEstimator()
+    flows = [None if shot_ends[t] == t else torch.from_numpy(estimate(greys[t], greys[t + 1]))[None] for t in range(n)]
+    expected = bench.backward_pass(stage, outputs, frames, flows, bench.chain_starts(f"block:{w}:{o}", shot_ends),
+                                   "bicubic")
+
+    fuser = BackwardFusion(stage, block_seconds=w / fps, overlap=o)
+    got, emitted_at = {}, {}
+    for t in range(n):
+        for tag, b in fuser.push(Pending(outputs[t], frames[t], greys[t], t / fps, t in (0, cut), tag=t)):
+            got[tag], emitted_at[tag] = b, t
+    for tag, b in fuser.flush():
+        got[tag], emitted_at[tag] = b, n
+    assert list(got) == list(range(n))  # every frame once, in order
+    assert all(torch.equal(got[t], expected[t]) for t in range(n))
+    # frames 0-3 wait for frame 3 + 2; 4-7 for 7 + 2, past the cut: the cut (frame 9) releases them
+    assert [emitted_at[t] for t in range(n)] == [5] * 4 + [9] * 5 + [n] * 4
+
+
+def test_streaming_refuses_an_empty_block():
+    from vsr.models.backward_fusion import BackwardFusion
+
+    with pytest.raises(ValueError):
+        BackwardFusion(fusion.BackProjectionFusion("lr", 2, 255.0), block_seconds=0, overlap=2)

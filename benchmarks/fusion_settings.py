@@ -54,8 +54,8 @@ def main() -> None:
     print(f"| {model}, {stage.mode} fusion, {condition} | PSNR-Y | per clip | tOF |\n|---|---|---|---|")
     for settings in parse_settings(args.settings):
         fusion.SETTINGS[stage.mode] = settings  # read when the backend builds the model
-        res = evaluate_clips(clips, args.scale, model, degrade=args.degrade, codec=None if args.codec == "none" else args.codec,
-                             precision="fp32")
+        res = evaluate_clips(clips, args.scale, model, degrade=args.degrade,
+                             codec=None if args.codec == "none" else args.codec, precision="fp32")
         per_clip = " / ".join(f"{c.psnr_y:.3f}" for c in res.clips)
         print(f"| alpha {settings.alpha}, sigma {settings.sigma}, {settings.steps} steps | {res.psnr_y:.3f} | "
               f"{per_clip} | {res.tof:.3f} |", flush=True)

@@ -77,7 +77,8 @@ def main() -> None:
     records = []
     for codec in args.codecs.split(","):
         for model in args.models.split(","):
-            res = evaluate_clips(clips, args.scale, model, degrade=args.degrade, codec=None if codec == "none" else codec, seed=args.seed,
+            res = evaluate_clips(clips, args.scale, model, degrade=args.degrade,
+                                 codec=None if codec == "none" else codec, seed=args.seed,
                                  device=args.device, precision=args.precision, metrics=metrics)
             seconds = sum(c.seconds for c in res.clips) / res.frames
             condition = ", ".join(c for c in (args.degrade, None if codec == "none" else codec) if c) or "clean"

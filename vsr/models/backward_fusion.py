@@ -34,7 +34,7 @@ def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor],
     """``[B_stop, ..., B_start]``: the chain from ``B_start = outputs[start]`` down to frame ``stop``; ``outputs``
     and ``frames`` (LR) less the mean, ``flows[t]`` from frame ``t`` to ``t + 1`` (frames of one shot)."""
     chain = [outputs[start]]
-    has_past = torch.ones(1, 1, 1, 1)
+    has_past = torch.ones(1, 1, 1, 1, device=outputs[start].device)
     for t in range(start - 1, stop - 1, -1):
         past = warp(chain[-1], hr_flow(flows[t], stage.scale), warp_mode)
         chain.append(stage(outputs[t], past, frames[t], has_past))

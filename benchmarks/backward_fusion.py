@@ -3,8 +3,8 @@
 ``vsr upscale`` streams: frame ``t``'s output (the forward fused output ``F_t``, ``vsr/models/fusion.py``)
 holds what frames ``<= t`` carried. This measures, offline, a second pass that runs the same fusion
 *backwards* over those outputs: ``B_t = fusion(F_t, warp(B_{t+1}))`` (the later pass's result warped onto
-frame ``t`` by DIS flow from ``t`` to ``t+1``, blended where it agrees with the frame, back-projected), started
-at ``B_e = F_e``. Where the chain starts sets what a pipeline would have to hold:
+frame ``t`` by the flow from ``t`` to ``t+1``: the forward pass's DIS flow from ``t+1`` to ``t``, inverted;
+blended where it agrees with the frame, back-projected), started at ``B_e = F_e``. Where the chain starts sets what a pipeline would have to hold:
 
 - ``lag:L``: every frame's own chain from ``t + L`` (a fixed delay of L frames; L backward steps a frame);
 - ``block:W:O``: frames in blocks of W, one chain per block from O frames past its end (a delay of up to
@@ -35,30 +35,31 @@ from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_mo
 
 from vsr.models import fusion  # noqa: E402
 from vsr.models.backward_fusion import backward_chain  # noqa: E402
-from vsr.models.motion import FlowEstimator, grey, is_cut  # noqa: E402
+from vsr.models.motion import FlowEstimator, grey, invert_flow, is_cut  # noqa: E402
 from vsr.models.temporal import shot_start_args  # noqa: E402
 from vsr.quality.video_data import pictures  # noqa: E402
 from vsr.quality.video_metrics import ClipScorer  # noqa: E402
 
 
 @torch.inference_mode()
-def forward_pass(net: torch.nn.Module, lr: list[np.ndarray]) -> tuple[list[torch.Tensor], list[torch.Tensor], list[bool]]:
-    """(fused outputs less the mean, LR frames less the mean, whether each frame starts a shot), as
-    ``vsr upscale`` runs the model (state carried, restarted at scene cuts)."""
+def forward_pass(net: torch.nn.Module, lr: list[np.ndarray]) -> tuple[list[torch.Tensor], list[torch.Tensor],
+                                                                     list[np.ndarray | None]]:
+    """(fused outputs less the mean, LR frames less the mean, the flow from each frame to the one before:
+    ``None`` where a shot starts), as ``vsr upscale`` runs the model (state carried, restarted at cuts)."""
     s, r = net.scale, net.rgb_range
-    flows = FlowEstimator()
-    outputs, frames, starts, state = [], [], [], None
+    estimate = FlowEstimator()
+    outputs, frames, flows, state = [], [], [], None
     for t, frame in enumerate(lr):
         x = pictures(frame[None])
-        starts.append(t == 0 or is_cut(lr[t - 1], frame))
-        if starts[-1]:
+        if t == 0 or is_cut(lr[t - 1], frame):
+            flows.append(None)
             _, state = net(*shot_start_args(net, x))
         else:
-            flow = torch.from_numpy(flows(grey(frame), grey(lr[t - 1])))[None]
-            _, state = net(x, pictures(lr[t - 1][None]), state, flow)
+            flows.append(estimate(grey(frame), grey(lr[t - 1])))
+            _, state = net(x, pictures(lr[t - 1][None]), state, torch.from_numpy(flows[-1])[None])
         outputs.append(F.pixel_shuffle(state, s))
         frames.append(net.sub_mean(x * r))
-    return outputs, frames, starts
+    return outputs, frames, flows
 
 
 def chain_starts(variant: str, shot_ends: list[int]) -> list[int]:
@@ -94,14 +95,12 @@ def backward_pass(stage: fusion.BackProjectionFusion, outputs: list[torch.Tensor
 def clip_scores(net: torch.nn.Module, gt: list[np.ndarray], lr: list[np.ndarray], variants: list[str], *,
                 steps: int, warp_mode: str) -> dict[str, tuple[float, float]]:
     """(mean PSNR-Y, mean tOF) of the forward outputs and of each variant's backward pass over one clip."""
-    outputs, frames, shot_start = forward_pass(net, lr)
+    outputs, frames, flows = forward_pass(net, lr)
     n = len(lr)
     shot_ends = [0] * n
     for t in range(n - 1, -1, -1):
-        shot_ends[t] = t if t == n - 1 or shot_start[t + 1] else shot_ends[t + 1]
-    flows = FlowEstimator()
-    back_flows = [None if shot_ends[t] == t else torch.from_numpy(flows(grey(lr[t]), grey(lr[t + 1])))[None]
-                  for t in range(n)]
+        shot_ends[t] = t if t == n - 1 or flows[t + 1] is None else shot_ends[t + 1]
+    back_flows = [None if shot_ends[t] == t else torch.from_numpy(invert_flow(flows[t + 1]))[None] for t in range(n)]
     mode = net.fusion.mode if net.fusion is not None else "lr"
     settings = fusion.SETTINGS[mode]
     stage = fusion.BackProjectionFusion(mode, net.scale, net.rgb_range)

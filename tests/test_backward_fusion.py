@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -58,31 +59,32 @@ def test_the_benchmark_with_no_lag_gives_the_forward_outputs(tmp_path, capsys, m
 
 
 def stream(n: int, seed: int = 2):
-    """A fusion stage and ``n`` frames: outputs and LR frames less the mean, grey LR pictures."""
+    """A fusion stage and ``n`` frames: outputs and LR frames less the mean, and small smooth LR flows to
+    the frame before."""
     stage = fusion.BackProjectionFusion("lr", 2, 255.0)
     rng = np.random.default_rng(seed)
     outputs = [torch.from_numpy(rng.normal(0, 30, (1, 3, 16, 16))).float() for _ in range(n)]
     frames = [stage.down(o) + 1.0 for o in outputs]
-    greys = [rng.integers(0, 256, (8, 8), dtype=np.uint8) for _ in range(n)]
-    return stage, outputs, frames, greys
+    flows = [np.ones((2, 8, 8), np.float32) * rng.normal(0, 0.5, (2, 1, 1)).astype(np.float32) for _ in range(n)]
+    return stage, outputs, frames, flows
 
 
 def test_streaming_blocks_equal_the_benchmarks_block_variant_and_wait_no_longer_than_needed():
     from vsr.models.backward_fusion import BackwardFusion, Pending
-    from vsr.models.motion import FlowEstimator
+    from vsr.models.motion import invert_flow
 
     n, cut, fps, w, o = 13, 9, 25.0, 4, 2
-    stage, outputs, frames, greys = stream(n)
+    stage, outputs, frames, flows = stream(n)
     shot_ends = [cut - 1] * cut + [n - 1] * (n - cut)
-    estimate = FlowEstimator()
-    flows = [None if shot_ends[t] == t else torch.from_numpy(estimate(greys[t], greys[t + 1]))[None] for t in range(n)]
-    expected = bench.backward_pass(stage, outputs, frames, flows, bench.chain_starts(f"block:{w}:{o}", shot_ends),
+    back = [None if shot_ends[t] == t else torch.from_numpy(invert_flow(flows[t + 1]))[None] for t in range(n)]
+    expected = bench.backward_pass(stage, outputs, frames, back, bench.chain_starts(f"block:{w}:{o}", shot_ends),
                                    "bicubic")
 
     fuser = BackwardFusion(stage, block_seconds=w / fps, overlap=o)
     got, emitted_at = {}, {}
     for t in range(n):
-        for tag, b in fuser.push(Pending(outputs[t], frames[t], greys[t], t / fps, t in (0, cut), tag=t)):
+        flow = None if t in (0, cut) else flows[t]
+        for tag, b in fuser.push(Pending(outputs[t], frames[t], flow, t / fps, tag=t)):
             got[tag], emitted_at[tag] = b, t
     for tag, b in fuser.flush():
         got[tag], emitted_at[tag] = b, n
@@ -90,6 +92,20 @@ def test_streaming_blocks_equal_the_benchmarks_block_variant_and_wait_no_longer_
     assert all(torch.equal(got[t], expected[t]) for t in range(n))
     # frames 0-3 wait for frame 3 + 2; 4-7 for 7 + 2, past the cut: the cut (frame 9) releases them
     assert [emitted_at[t] for t in range(n)] == [5] * 4 + [9] * 5 + [n] * 4
+
+
+def test_an_inverted_flow_undoes_the_flow():
+    from vsr.models.motion import invert_flow
+
+    h, w = 24, 32
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    flow = np.stack([1.5 + 0.1 * ys, -0.8 + 0.08 * xs]).astype(np.float32)  # smooth, not a plain shift
+    inverse = invert_flow(flow)
+    inner = np.s_[:, 4:-4, 4:-4]
+    # a pixel moved by the inverse, then by the flow where it lands, comes back to itself
+    mx, my = xs + inverse[0], ys + inverse[1]
+    back = np.stack([cv2.remap(c, mx, my, cv2.INTER_LINEAR) for c in flow]) + inverse
+    assert np.abs(back[inner]).max() < 0.01 and np.abs(inverse + flow)[inner].max() > 0.1
 
 
 def test_streaming_refuses_an_empty_block():

@@ -2,7 +2,8 @@
 
 The forward pass (``TemporalEDSR`` with its fusion) gives frame ``t`` what frames ``<= t`` carried. This
 stage gives it what the frames after it hold too: ``B_t = fusion(F_t, warp(B_{t+1}))``, the later result
-warped onto frame ``t`` by DIS flow from ``t`` to ``t + 1``, blended where it agrees with the LR frame and
+warped onto frame ``t`` by the flow from ``t`` to ``t + 1`` (the forward pass's flow from ``t + 1`` to ``t``,
+inverted: ``vsr.models.motion.invert_flow``, no new flow estimate), blended where it agrees with the LR frame and
 back-projected (``vsr.models.fusion``), along a chain that starts at ``B_s = F_s``. Frames are grouped in
 blocks of the stream's timeline (``floor(time / block_seconds)``: the same blocks in a single pass and in
 a segment of it); a block's chain starts ``overlap`` frames after its last frame, so a frame waits for at
@@ -10,7 +11,7 @@ most a block and ``overlap`` frames, and each frame costs ``(W + overlap) / W`` 
 frames. Chains stop at scene cuts and at the end of the stream.
 
 Measured offline (``benchmarks/backward_fusion.py``, docs/quality.md "A backward pass"): blocks of 16 frames
-and 4 more, x4 clean, held-out clips: 35.02 dB against 34.77 for the forward pass alone. Not yet run by the
+and 4 more, x4 clean, held-out clips: 35.03 dB against 34.77 for the forward pass alone. Not yet run by the
 backends: this is the stage they will hold.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from vsr.models.fusion import BackProjectionFusion
-from vsr.models.motion import FlowEstimator
+from vsr.models.motion import invert_flow
 from vsr.models.temporal import hr_flow, warp
 
 
@@ -43,14 +44,14 @@ def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor],
 
 @dataclass
 class Pending:
-    """One frame waiting for the frames after it: its forward output and LR picture less the mean, its
-    grey LR picture (for the flow), its time in seconds, whether it starts a shot, and ``tag`` (given back)."""
+    """One frame waiting for the frames after it: its forward output and LR picture less the mean, the LR
+    flow the forward pass used from it to the frame before (``None``: it starts a shot), its time in
+    seconds, and ``tag`` (given back with its result)."""
 
     output: torch.Tensor
     frame: torch.Tensor
-    grey: np.ndarray
+    flow: np.ndarray | None
     time: float
-    shot_start: bool
     tag: Any = None
 
 
@@ -62,7 +63,6 @@ class BackwardFusion:
         if block_seconds <= 0 or overlap < 0:
             raise ValueError("block_seconds must be > 0 and overlap >= 0")
         self.stage, self.block_seconds, self.overlap, self.warp_mode = stage, block_seconds, overlap, warp_mode
-        self._flow = FlowEstimator()
         self._pending: list[Pending] = []
         self._flows: list[torch.Tensor] = []  # _flows[i]: from _pending[i] to _pending[i + 1]
 
@@ -70,10 +70,9 @@ class BackwardFusion:
         return math.floor(item.time / self.block_seconds + 1e-9)
 
     def push(self, item: Pending) -> list[tuple[Any, torch.Tensor]]:
-        done = self.flush() if item.shot_start else []
+        done = self.flush() if item.flow is None else []
         if self._pending:
-            flow = self._flow(self._pending[-1].grey, item.grey)
-            self._flows.append(torch.from_numpy(flow)[None].to(item.output.device))
+            self._flows.append(torch.from_numpy(invert_flow(item.flow))[None].to(item.output.device))
         self._pending.append(item)
         return done + self._finished_blocks()
 

@@ -87,6 +87,21 @@ def align(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, xs + flow[0], ys + flow[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def invert_flow(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """The flow the other way: for ``flow(a, b)`` (where each pixel of ``a`` lies in ``b``) an estimate of
+    ``flow(b, a)``, by the fixed point ``inv(p) = -flow(p + inv(p))`` (bilinear, edges repeated), started at
+    ``-flow``. Where motion is smooth three iterations are enough; no new estimate from the pictures is made."""
+    import cv2
+
+    _, h, w = flow.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    inverse = -flow
+    for _ in range(iterations):
+        mx, my = xs + inverse[0], ys + inverse[1]
+        inverse = -np.stack([cv2.remap(c, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in flow])
+    return np.ascontiguousarray(inverse, dtype=np.float32)
+
+
 def motion_explained(prev_grey: np.ndarray, cur_grey: np.ndarray, flow: np.ndarray) -> float:
     """The share of the mean absolute grey difference that warping ``prev`` by ``flow`` removes (0..1)."""
     aligned = align(prev_grey, flow)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from video_eval import VIDEOS, held_out_clips  # noqa: E402
+from video_eval import VIDEOS, condition, held_out_clips  # noqa: E402
 
 from vsr.models import fusion  # noqa: E402
 from vsr.models.loader import load  # noqa: E402
@@ -50,8 +50,8 @@ def main() -> None:
     if stage is None:
         raise SystemExit(f"{model}: not a temporal model with a fusion stage")
     clips = held_out_clips(args.videos, args.max_frames, 2)
-    condition = ", ".join(c for c in (args.degrade, args.codec) if c and c != "none") or "clean"
-    print(f"| {model}, {stage.mode} fusion, {condition} | PSNR-Y | per clip | tOF |\n|---|---|---|---|")
+    print(f"| {model}, {stage.mode} fusion, {condition(args.degrade, args.codec)} | PSNR-Y | per clip | tOF |\n"
+          "|---|---|---|---|")
     for settings in parse_settings(args.settings):
         fusion.SETTINGS[stage.mode] = settings  # read when the backend builds the model
         res = evaluate_clips(clips, args.scale, model, degrade=args.degrade,

@@ -43,6 +43,11 @@ VALIDATION = (  # (file, start in seconds; negative: before the end)
 )
 
 
+def condition(degrade: str | None, codec: str | None) -> str:
+    """What was done to the LR frames, for a table: ``"clean"``, or the ``--degrade`` and ``--codec`` specs."""
+    return ", ".join(c for c in (degrade, codec) if c and c != "none") or "clean"
+
+
 def held_out_clips(videos: Path, max_frames: int | None, downscale: int) -> list[Clip]:
     """The validation clips (``VALIDATION``) from ``videos``, their ground truth downscaled by ``downscale``."""
     return [read_clip(ClipSource(Path(name).stem, videos / name, "video"),
@@ -81,8 +86,7 @@ def main() -> None:
                                  codec=None if codec == "none" else codec, seed=args.seed,
                                  device=args.device, precision=args.precision, metrics=metrics)
             seconds = sum(c.seconds for c in res.clips) / res.frames
-            condition = ", ".join(c for c in (args.degrade, None if codec == "none" else codec) if c) or "clean"
-            print(f"| {res.model} | {condition} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
+            print(f"| {res.model} | {condition(args.degrade, codec)} | {res.psnr_y:.2f} | {res.ssim_y:.4f} | "
                   f"{res.tof:.3f} | {res.flicker:.2f} |{''.join(f' {res.perceptual[m]:.3f} |' for m in metrics)} "
                   f"{seconds:.3f} |", flush=True)
             records.append(res.to_dict())

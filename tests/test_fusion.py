@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vsr.models.fusion import BackProjectionFusion
 from vsr.models.loader import load, save
-from vsr.models.temporal import TemporalEDSR, hr_flow, warp
+from vsr.models.temporal import TemporalEDSR, warp_hr
 from vsr.quality.matlab_resize import imresize
 
 
@@ -109,7 +109,7 @@ def test_fusion_is_saved_with_the_model_and_follows_the_network(tmp_path):
         # later frames: fused with the state, which is the fused output (less the mean, folded)
         y2, state2 = model(x, prev, state, flow)
         _, net_only = plain(x, prev, state, flow)
-        past = warp(F.pixel_shuffle(state, 2), hr_flow(flow, 2), "bicubic")
+        past = warp_hr(F.pixel_shuffle(state, 2), flow, 2, "bicubic")
         expected = model.fusion(F.pixel_shuffle(net_only, 2), past, x_shifted, torch.ones(1, 1, 1, 1))
         assert torch.allclose(F.pixel_shuffle(state2, 2), expected, atol=1e-3)
         assert not torch.allclose(state2, net_only, atol=1e-2)
@@ -132,3 +132,11 @@ def test_fusion_settings_benchmark_applies_its_settings_and_0_1_0_is_the_network
     stage = BackProjectionFusion("lr", 2, 255.0)
     y, past = picture(32, 32, seed=6), picture(32, 32, seed=7)
     assert torch.equal(stage(y, past, stage.down(past), torch.ones(1, 1, 1, 1)), y)
+
+
+def test_vsr_train_offers_exactly_the_fusion_modes():
+    from vsr.cli.train import train
+    from vsr.models.fusion import FUSIONS
+
+    option = next(p for p in train.params if p.name == "fusion")
+    assert tuple(option.type.choices) == FUSIONS  # the CLI spells them out to keep torch out of its start-up

@@ -27,7 +27,7 @@ import torch
 
 from vsr.models.fusion import BackProjectionFusion
 from vsr.models.motion import invert_flow
-from vsr.models.temporal import hr_flow, warp
+from vsr.models.temporal import warp_hr
 
 
 def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor], frames: Sequence[torch.Tensor],
@@ -37,7 +37,7 @@ def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor],
     chain = [outputs[start]]
     has_past = torch.ones(1, 1, 1, 1, device=outputs[start].device)
     for t in range(start - 1, stop - 1, -1):
-        past = warp(chain[-1], hr_flow(flows[t], stage.scale), warp_mode)
+        past = warp_hr(chain[-1], flows[t], stage.scale, warp_mode)
         chain.append(stage(outputs[t], past, frames[t], has_past))
     return chain[::-1]
 

@@ -63,16 +63,18 @@ def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.T
     return out.to(x.dtype)
 
 
-def hr_flow(flow: torch.Tensor, scale: int) -> torch.Tensor:
-    """An LR flow brought to output resolution (upsampled and scaled)."""
-    return flow if scale == 1 else F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
+def warp_hr(picture: torch.Tensor, flow: torch.Tensor, scale: int, mode: str = "bilinear") -> torch.Tensor:
+    """An HR picture warped by an LR ``flow``, upsampled (bilinear) and scaled to the picture's resolution."""
+    if scale != 1:
+        flow = F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
+    return warp(picture, flow, mode)
 
 
 def warp_folded(state: torch.Tensor, flow: torch.Tensor, scale: int) -> torch.Tensor:
     """A space-to-depth folded HR picture (N, C*s*s, H, W) warped at HR by the LR ``flow``, folded again."""
     if scale == 1:
         return warp(state, flow)
-    return F.pixel_unshuffle(warp(F.pixel_shuffle(state, scale), hr_flow(flow, scale)), scale)
+    return F.pixel_unshuffle(warp_hr(F.pixel_shuffle(state, scale), flow, scale), scale)
 
 
 class TemporalEDSR(SRModel):
@@ -133,7 +135,7 @@ class TemporalEDSR(SRModel):
         if self.fusion is not None:
             # sampled bicubic: a bilinear warp blurs what the fusion carries from frame to frame (the network
             # reads the bilinear warp it was trained with: the bicubic one costs it 0.05 dB, docs/quality.md)
-            past = warp(F.pixel_shuffle(state, s), hr_flow(flow, s), "bicubic")
+            past = warp_hr(F.pixel_shuffle(state, s), flow, s, "bicubic")
             has_past = (state.flatten(1).abs().amax(dim=1) > 0).view(-1, 1, 1, 1)  # state 0: a shot starts
             shifted = self.fusion(shifted, past, x_shifted, has_past)
         return self.add_mean(shifted) / r, F.pixel_unshuffle(shifted, s)

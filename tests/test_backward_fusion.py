@@ -113,3 +113,70 @@ def test_streaming_refuses_an_empty_block():
 
     with pytest.raises(ValueError):
         BackwardFusion(fusion.BackProjectionFusion("lr", 2, 255.0), block_seconds=0, overlap=2)
+
+
+def fused_tiny() -> TemporalEDSR:
+    from test_temporal_model import tiny
+
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, fusion="lr")
+    model.load_state_dict(tiny(scale=2, seed=3).state_dict())
+    return model.eval()
+
+
+def test_the_cpu_runner_gives_the_benchmarks_block_variant_as_frames_stream():
+    from test_temporal_model import as_tensor, panning
+    from vsr.backends.recurrent import frame_runner
+    from vsr.models.backward_fusion import BLOCK_FRAMES, OVERLAP_FRAMES, backward_pass_for
+    from vsr.models.motion import invert_flow
+
+    model, fps, n = fused_tiny(), 25.0, 30
+    lr = panning(n, 24, 32)
+    outputs, frames, flows = bench.forward_pass(model, lr)
+    back = [None if t == n - 1 else torch.from_numpy(invert_flow(flows[t + 1]))[None] for t in range(n)]
+    stage = fusion.BackProjectionFusion("lr", 2, 255.0)
+    stage.settings = fusion.FusionSettings(stage.settings.alpha, stage.settings.sigma, 1)
+    starts = bench.chain_starts(f"block:{BLOCK_FRAMES}:{OVERLAP_FRAMES}", [n - 1] * n)
+    expected = [(model.add_mean(b) / 255.0) for b in bench.backward_pass(stage, outputs, frames, back, starts, "bicubic")]
+
+    run = frame_runner(model, model, scale=2, tile=0, overlap=0, backward=backward_pass_for(model, fps))
+    x, got, released = as_tensor(lr), [], []
+    for first in range(0, n, 4):  # batches of 4, as the backend sends them
+        last = min(first + 4, n)
+        done = run.stream(x[first:last], range(first, last), [t / fps for t in range(first, last)])
+        got += done
+        released.append((last - 1, len(done)))
+    got += run.flush()
+    assert [tag for tag, _ in got] == list(range(n)), "every frame once, in order"
+    # the first block (frames 0-15) waits for frame 19, the start of its chain; the second block for the end
+    assert released == [(3, 0), (7, 0), (11, 0), (15, 0), (19, 16), (23, 0), (27, 0), (29, 0)]
+    worst = max(float((y - e).abs().max()) for (_, y), e in zip(got, expected))
+    assert worst < 2e-3, worst  # the held outputs are float16: 1/16 of a level at most off
+    forward = [model.add_mean(o) / 255.0 for o in outputs]
+    assert float((got[0][1] - forward[0]).abs().mean()) > 1e-3, "the backward pass must change the frames"
+
+
+def test_a_whole_batch_through_the_runner_is_a_stream_of_its_own():
+    from test_temporal_model import as_tensor, panning
+    from vsr.backends.recurrent import frame_runner
+    from vsr.models.backward_fusion import backward_pass_for
+
+    model = fused_tiny()
+    x = as_tensor(panning(6, 24, 32))
+    whole = frame_runner(model, model, scale=2, tile=0, overlap=0, backward=backward_pass_for(model, 25.0))(x)
+    streamed = frame_runner(model, model, scale=2, tile=0, overlap=0, backward=backward_pass_for(model, 25.0))
+    held = streamed.stream(x, range(6), [None] * 6)  # no timeline: one chain from the last frame
+    assert held == []
+    assert torch.equal(whole, torch.cat([y for _, y in streamed.flush()]))
+    assert backward_pass_for(TemporalEDSR(num_features=8, num_blocks=1, scale=2), 25.0) is None, "no fusion, no pass"
+
+
+def test_frames_that_go_back_in_time_start_a_new_stream_and_memory_stays_bounded():
+    from vsr.models.backward_fusion import BackwardFusion, Pending
+
+    n = 10
+    stage, outputs, frames, flows = stream(n)
+    fuser = BackwardFusion(stage, block_seconds=100.0, overlap=1, block_frames=2)  # one block: never released
+    done = [tag for t in range(n) for tag, _ in fuser.push(Pending(outputs[t], frames[t], flows[t], t / 25, t))]
+    assert done == list(range(6)) and fuser.pending == n - 6, "at 2 * (2 + 1) frames held the stage flushes"
+    again = fuser.push(Pending(outputs[0], frames[0], flows[0], 0.0, "again"))  # the same times again
+    assert [tag for tag, _ in again] == list(range(6, n)) and fuser.pending == 1

@@ -30,6 +30,27 @@ def test_no_short_tail_and_short_clip_is_one_segment():
     assert plan_segments(_times(n=40), 0.0, None, 2.0) == [Segment(0, 0.0, None, 40)]
 
 
+def test_a_temporal_segment_decodes_its_warm_up_before_and_its_look_ahead_after():
+    from vsr.io.reader import Section
+
+    def frames_later(t: float, n: int) -> float:  # the packet time n frames after (or before) the one at t
+        return (round(t * 25) + n) / 25
+
+    segments = plan_segments(_times(n=100), 0.0, None, 1.0, warmup_frames=30, lookahead_frames=20)
+    first, second, last = segments[0], segments[1], segments[-1]
+    assert (first.warmup_start, first.lookahead_end) == (None, frames_later(second.start, 20))
+    assert first.decoded(deinterlace=False, temporal=True) == Section(0.0, frames_later(second.start, 20))
+    assert first.decoded(deinterlace=False, temporal=False) == first.section
+    assert second.decoded(deinterlace=False, temporal=True) == Section(frames_later(second.start, -30),
+                                                                       frames_later(second.end, 20))
+    assert last.lookahead_end is None and last.decoded(deinterlace=False, temporal=True).end is None
+    # a look-ahead never passes the job's end; with no look-ahead a segment stops at its end
+    near_end = plan_segments(_times(n=100), 0.0, 3.5, 1.6, lookahead_frames=20)
+    assert near_end[-1].lookahead_end == 3.5 == near_end[-1].decoded(deinterlace=False, temporal=True).end
+    plain = plan_segments(_times(n=100), 0.0, None, 1.0, warmup_frames=30)
+    assert plain[0].lookahead_end is None and plain[0].decoded(deinterlace=False, temporal=True).end == plain[0].end
+
+
 def test_the_default_segment_length_a_user_gets(make_clip, tmp_path, monkeypatch):
     """What ``vsr upscale`` passes on without --segment-seconds: a film is a few hundred segments,
     a clip under 45 s one plain pass."""

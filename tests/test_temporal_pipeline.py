@@ -48,7 +48,7 @@ def decode(path) -> tuple[list[float], list[np.ndarray]]:
     return [round(float(f.time), 6) for f in frames], [f.to_ndarray(format="rgb24") for f in frames]
 
 
-def test_probe_says_the_model_is_temporal(vsr, tmp_path, temporal_checkpoint):
+def test_probe_says_the_model_is_temporal(vsr, tmp_path, temporal_checkpoint, fused_checkpoint):
     src = tmp_path / "in.mkv"
     write_clip(src, panning(3, 48, 64))
     plan = probe_plan(src, "--model", temporal_checkpoint, "--scale", "2")
@@ -57,6 +57,14 @@ def test_probe_says_the_model_is_temporal(vsr, tmp_path, temporal_checkpoint):
     assert not any("look-ahead" in note for note in plan["notes"]), "how it runs is not a warning"
     text = vsr("probe", src, "--model", temporal_checkpoint, "--scale", "2", "--no-estimate")
     assert text.returncode == 0 and "temporal    frames run in order" in text.stdout, str(text)
+    fused = probe_plan(src, "--model", fused_checkpoint, "--scale", "2")
+    assert (fused["warmup_frames"], fused["lookahead_frames"]) == (30, 20)
+    assert "then backwards in blocks of 16 frames" in fused["temporal_note"] and "MB held" in fused["temporal_note"]
+    assert plan["lookahead_frames"] == 0
+    from vsr.plan import temporal_note
+
+    warmup, lookahead, note = temporal_note(str(fused_checkpoint), None, 64, 48, 0, "cuda")
+    assert (warmup, lookahead) == (30, 0) and "backward pass" in note and "CPU backend only" in note
     run = vsr("upscale", src, "-o", tmp_path / "out.mkv", "--model", temporal_checkpoint, *LOSSLESS)
     assert run.returncode == 0, str(run)
     assert "vsr: temporal model: frames run in order" in run.stderr and "warning" not in run.stderr, run.stderr
@@ -92,19 +100,28 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def test_the_shot_after_a_cut_is_not_blended_with_the_one_before(vsr, tmp_path, temporal_checkpoint):
+@pytest.mark.parametrize("checkpoint", ["temporal_checkpoint", "fused_checkpoint"])
+def test_the_shot_after_a_cut_is_not_blended_with_the_one_before(vsr, tmp_path, checkpoint, request):
+    """Nor the shot before a cut with the one after (a backward pass stops at the cut too): the other shot
+    can be anything, the outputs of this one stay the same."""
+    temporal_checkpoint = request.getfixturevalue(checkpoint)
     shot_a, shot_b = panning(20, 48, 64, seed=0), panning(20, 48, 64, seed=9)
-    src, second = tmp_path / "cut.mkv", tmp_path / "second.mkv"
-    write_clip(src, shot_a + shot_b, gop=1)
-    write_clip(second, shot_b, gop=1)
-    out_all, out_b = tmp_path / "all.mkv", tmp_path / "b.mkv"
-    assert vsr("upscale", src, "-o", out_all, "--model", temporal_checkpoint, *LOSSLESS).returncode == 0
-    assert vsr("upscale", second, "-o", out_b, "--model", temporal_checkpoint, *LOSSLESS).returncode == 0
-    after_cut, alone = decode(out_all)[1][20:], decode(out_b)[1]
-    assert all(np.array_equal(a, b) for a, b in zip(after_cut, alone))
+    other_a, other_b = panning(20, 48, 64, seed=4), panning(20, 48, 64, seed=6)
+    outputs = {}
+    for name, frames in {"ab": shot_a + shot_b, "Ab": other_a + shot_b, "aB": shot_a + other_b}.items():
+        src, out = tmp_path / f"{name}.mkv", tmp_path / f"{name}-out.mkv"
+        write_clip(src, frames, gop=1)
+        assert vsr("upscale", src, "-o", out, "--model", temporal_checkpoint, *LOSSLESS).returncode == 0
+        outputs[name] = decode(out)[1]
+    assert all(np.array_equal(a, b) for a, b in zip(outputs["ab"][20:], outputs["Ab"][20:]))
+    assert all(np.array_equal(a, b) for a, b in zip(outputs["ab"][:20], outputs["aB"][:20]))
+    assert not np.array_equal(outputs["ab"][0], outputs["Ab"][0])
 
 
-def test_duplicate_frames_reuse_the_output_with_a_temporal_model(vsr, tmp_path, temporal_checkpoint):
+@pytest.mark.parametrize("checkpoint", ["temporal_checkpoint", "fused_checkpoint"])
+def test_duplicate_frames_reuse_the_output_with_a_temporal_model(vsr, tmp_path, checkpoint, request):
+    """Also when the outputs come later than their batch (a backward pass holds them)."""
+    temporal_checkpoint = request.getfixturevalue(checkpoint)
     frames = panning(6, 48, 64)
     src, out = tmp_path / "twos.mkv", tmp_path / "out.mkv"
     write_clip(src, [f for f in frames for _ in range(2)])

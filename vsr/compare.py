@@ -102,13 +102,16 @@ def compare(opts: UpscaleOptions, models: Sequence[str], times: Sequence[float],
         outputs, seconds = [], []
         with create_backend(plan) as backend:
             for t, frame in zip(times, frames):
-                if plan.temporal:  # the state the frame would have in an upscale: run the frames before it
+                run = [frame]
+                if plan.temporal:  # the frame as an upscale makes it: run the frames before it, and after it
                     backend.reset()
                     for before in decode_before(info, t, plan.warmup_frames, plan.deinterlace):
                         backend.process([before])
+                    run += decode_after(info, t, plan.lookahead_frames, plan.deinterlace)
                 started = time.perf_counter()
-                outputs.extend(backend.process([frame]))
-                seconds.append(time.perf_counter() - started)
+                done = [out for f in run for out in backend.process([f])] + backend.finish()
+                seconds.append((time.perf_counter() - started) / len(run))
+                outputs.append(next(out for out in done if out.pts == frame.pts))
         per_frame = float(np.mean(seconds[1:] if len(seconds) > 1 else seconds))  # the first call warms up
         for i, (frame, out) in enumerate(zip(frames, outputs)):
             rows[i].append(Cell(_cut(to_rgb(out, colour), crops[i]), plan.model, _time(frame), per_frame))
@@ -140,6 +143,19 @@ def decode_before(info: VideoInfo, t: float, count: int, deinterlace: str = "aut
                 break
             frames.append(frame)
     return frames[-count:] if count else []
+
+
+def decode_after(info: VideoInfo, t: float, count: int, deinterlace: str = "auto") -> list[av.VideoFrame]:
+    """Up to ``count`` frames after the first frame at or after ``t`` (a backward pass's look-ahead)."""
+    if not count:
+        return []
+    frames = []
+    with VideoReader(info, Section(t, None)) as reader:
+        for frame in Deinterlacer(deinterlace).apply(reader.frames()):
+            frames.append(frame)
+            if len(frames) > count:
+                break
+    return frames[1:]
 
 
 def to_rgb(frame: av.VideoFrame, colour) -> np.ndarray:

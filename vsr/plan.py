@@ -89,6 +89,7 @@ class Plan:
     model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
     model_links: tuple[str, ...] = ()  # a chain's links in order, each "arch xS (loader)"
     warmup_frames: int = 0  # a temporal model's frames run, not written, before a segment's start (0: not temporal)
+    lookahead_frames: int = 0  # frames a temporal model's backward pass waits for: run, not written, past a segment's end
     temporal_note: str = ""  # how a temporal model runs: order, look-ahead, state memory, cuts, segments
 
     @property
@@ -165,6 +166,7 @@ class Plan:
             backend=self.backend, model=self.model, model_source=self.model_source, arch=self.arch,
             device=self.device, precision=self.precision, batch=self.batch, tile=self.tile,
             tile_overlap=self.tile_overlap, engine_dir=self.engine_dir,
+            frame_rate=float(src.frame_rate) if src.frame_rate and src.frame_rate > 0 else None,
             input=SourceFrames(src.width, src.height, src.pix_fmt, src.codec, src.colour),
             output=Frames(self.width, self.height, self.pix_fmt),
         )
@@ -377,20 +379,38 @@ def resolve_precision(requested: str, device: str) -> str:
 TEMPORAL_WARMUP_FRAMES = 30
 
 
-def temporal_note(source: str, arch: str | None, width: int, height: int, tile: int) -> tuple[int, str]:
-    """(warm-up frames, how it runs) for a temporal model; (0, "") for a single-image one."""
-    from vsr.models.loader import inspect
+def temporal_note(source: str, arch: str | None, width: int, height: int, tile: int,
+                  device: str) -> tuple[int, int, str]:
+    """(warm-up frames, look-ahead frames, how it runs) for a temporal model; (0, 0, "") for a single-image one.
+
+    A model with a fusion stage also runs the backward pass (``vsr.models.backward_fusion``) on the CPU:
+    frames wait for up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` frames after them, and a segment decodes and runs
+    as many frames past its end, unwritten."""
+    from vsr.models.backward_fusion import BLOCK_FRAMES, OVERLAP_FRAMES
+    from vsr.models.loader import inspect, load_model
 
     kind, scale = inspect(source, arch=arch)
     if kind != "temporal":
-        return 0, ""
+        return 0, 0, ""
     side_h, side_w = (min(tile, height), min(tile, width)) if tile else (height, width)
     tiles = (-(-height // side_h)) * (-(-width // side_w)) if tile else 1
     state_mb = 3 * scale**2 * 2 * side_h * side_w * tiles / 1e6  # the previous RGB output at 16 bits, per tile
-    return TEMPORAL_WARMUP_FRAMES, (
-        f"frames run in order with a state carried from frame to frame (no look-ahead; "
-        f"about {state_mb:.0f} MB of state at 16 bits), restarted at each scene cut; each segment of a long "
-        f"job first runs the {TEMPORAL_WARMUP_FRAMES} frames before it, unwritten")
+    fused = getattr(load_model(source, arch=arch).module, "fusion", None) is not None
+    if fused and device == "cpu":
+        lookahead = BLOCK_FRAMES + OVERLAP_FRAMES
+        held_mb = lookahead * 3 * scale**2 * 2 * height * width / 1e6  # forward outputs at 16 bits
+        order = (f"frames run in order with a state carried from frame to frame (about {state_mb:.0f} MB at "
+                 f"16 bits), then backwards in blocks of {BLOCK_FRAMES} frames: a frame waits for up to {lookahead} "
+                 f"frames after it (about {held_mb:.0f} MB held)")
+    else:
+        lookahead = 0
+        order = (f"frames run in order with a state carried from frame to frame (no look-ahead; about "
+                 f"{state_mb:.0f} MB of state at 16 bits)")
+        if fused:
+            order += "; the backward pass (+0.26 dB at x4) runs on the CPU backend only"
+    joins = f"the {TEMPORAL_WARMUP_FRAMES} frames before it" + (f" and the {lookahead} after it" if lookahead else "")
+    return TEMPORAL_WARMUP_FRAMES, lookahead, (
+        f"{order}; restarted at each scene cut; each segment of a long job also runs {joins}, unwritten")
 
 
 def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_paths: bool = True) -> Plan:
@@ -439,7 +459,8 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
     copy, notes = copyable_streams(info.streams, info.stream_index, output)
-    warmup, how_temporal = temporal_note(source, opts.arch, info.width, info.height, opts.tile) if source else (0, "")
+    warmup, lookahead, how_temporal = (temporal_note(source, opts.arch, info.width, info.height, opts.tile, device)
+                                       if source else (0, 0, ""))
     return Plan(
         source=info,
         output=output,
@@ -475,6 +496,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         notes=notes + hdr_notes(info, codec) + model_notes,
         codec_basis=codec_basis,
         warmup_frames=warmup,
+        lookahead_frames=lookahead,
         temporal_note=how_temporal,
         model_loader=model_facts.why if model_facts else "",
         model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),

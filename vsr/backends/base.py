@@ -8,8 +8,10 @@ residual resample and quantisation all happen inside the backend, on its device.
 
 Backends are context managers (open resources in ``__enter__``, free them in ``__exit__``).
 ``run`` consumes an iterator of batches and yields results in order; the default calls
-``process`` batch by batch, and pipelined backends (CUDA double-buffering) override it to keep
-several batches in flight.
+``process`` batch by batch, then ``finish``, and pipelined backends (CUDA double-buffering) override
+it to keep several batches in flight. Outputs come in input order, but not always with their batch:
+a temporal model's backward stage (CPU backend) holds frames until the frames after them have come,
+and ``finish`` returns what it still holds at the end of a section.
 """
 
 from __future__ import annotations
@@ -56,19 +58,26 @@ class Backend(ABC):
         """Free what ``open`` allocated."""
 
     def reset(self) -> None:
-        """Start a new shot: a temporal model forgets the frames it has seen (``vsr eval`` between
-        clips). Backends that run a network keep its runner in ``_tiler``; others have no state."""
+        """Start a new shot: a temporal model forgets the frames it has seen and drops those it holds
+        (``finish`` first to have them). Backends that run a network keep its runner in ``_tiler``;
+        others have no state."""
         runner = getattr(self, "_tiler", None)
         if hasattr(runner, "reset"):
             runner.reset()
 
     @abstractmethod
     def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
-        """Upscale one batch; returns one output frame per input frame, in order."""
+        """Upscale one batch; returns the output frames finished now, in input order (one per input
+        frame unless the backend holds frames back: ``finish``)."""
+
+    def finish(self) -> list[av.VideoFrame]:
+        """The outputs still held back at the end of a section, in order (none for most backends)."""
+        return []
 
     def run(self, batches: Iterable[Sequence[av.VideoFrame]]) -> Iterator[list[av.VideoFrame]]:
         for batch in batches:
             yield self.process(batch)
+        yield self.finish()
 
 
 def carry_timing(src: av.VideoFrame, dst: av.VideoFrame) -> av.VideoFrame:

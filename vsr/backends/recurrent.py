@@ -13,11 +13,16 @@ single-image model). The state restarts, as at the start of a shot:
 Memory: per tile, the state (``state_channels`` × tile at LR size, in the model's dtype) and the
 previous frame; for ``vsr.models.temporal`` the state is the previous output folded to LR size
 (3 x scale^2 channels): at 16 bits, one output frame, 50 MB for a 4K output.
+
+With a ``backward`` stage (``vsr.models.backward_fusion.BackwardPass``: a model with a fusion stage, on the
+CPU backend) the whole stitched output of each frame goes through it, and ``stream`` gives back the frames
+that stage has finished: up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` frames later than they came in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,15 +30,18 @@ import torch
 from vsr.backends.tiling import run_tiled
 from vsr.models.motion import FlowEstimator, grey, is_cut
 
+if TYPE_CHECKING:
+    from vsr.models.backward_fusion import BackwardPass
+
 
 class RecurrentRunner:
     """``__call__(x)``: the temporal ``model`` over the frames of ``x`` in order, state kept between calls."""
 
     def __init__(self, forward: Callable, *, state_channels: int, scale: int, tile: int, overlap: int,
-                 multiple: int = 1, detect_cuts: bool = True) -> None:
+                 multiple: int = 1, detect_cuts: bool = True, backward: BackwardPass | None = None) -> None:
         self.forward, self.state_channels = forward, state_channels
         self.scale, self.tile, self.overlap, self.multiple = scale, tile, overlap, multiple
-        self.detect_cuts = detect_cuts
+        self.detect_cuts, self.backward = detect_cuts, backward
         self._flow = FlowEstimator()
         self.cuts = 0  # scene cuts seen (restarts after the first frame)
         self.reset()
@@ -44,12 +52,34 @@ class RecurrentRunner:
         self._prev_rgb: np.ndarray | None = None  # H×W×3 uint8, for cut detection
         self._prev_grey: np.ndarray | None = None
         self._states: dict[int, torch.Tensor] = {}  # tile index -> state
+        if self.backward is not None:
+            self.backward.reset()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self._frame(x[i : i + 1]) for i in range(x.shape[0])])
+        """The outputs of the frames of ``x``, all of them: the backward stage (if any) takes the batch as a
+        stream of its own (``vsr bench``'s model timing, ``vsr estimate``)."""
+        if self.backward is not None and self.backward.fusion.pending:
+            raise RuntimeError("internal error: a runner streaming frames was called on a whole batch")
+        done = dict(self.stream(x, range(x.shape[0]), [None] * x.shape[0]) + self.flush())
+        return torch.cat([done[i].to(x.dtype) for i in range(x.shape[0])])
 
     @torch.inference_mode()
-    def _frame(self, x: torch.Tensor) -> torch.Tensor:
+    def stream(self, x: torch.Tensor, tags: Sequence[Any], times: Sequence[float | None]) -> list[tuple[Any, torch.Tensor]]:
+        """Run the frames of ``x`` (their ``tags`` and times in seconds alongside); returns the ``(tag, output)``
+        finished now, in order: every frame at once without a backward stage, else as blocks complete."""
+        done = []
+        for i, (tag, time) in enumerate(zip(tags, times)):
+            y, flow = self._frame(x[i : i + 1])
+            done += [(tag, y)] if self.backward is None else self.backward.push(y, x[i : i + 1], flow, time, tag)
+        return done
+
+    def flush(self) -> list[tuple[Any, torch.Tensor]]:
+        """The frames the backward stage still holds (the end of a section): ``(tag, output)`` in order."""
+        return [] if self.backward is None else self.backward.flush()
+
+    @torch.inference_mode()
+    def _frame(self, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None]:
+        """(the output of one frame, the flow to the frame before: ``None`` where a shot starts)."""
         rgb = x[0].float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         g = grey(rgb)
         restart = self._prev is None or self._prev.shape != x.shape
@@ -58,13 +88,16 @@ class RecurrentRunner:
             self.cuts += 1
         if restart:
             self._states.clear()
-            prev, flow = x, torch.zeros((1, 2, *x.shape[-2:]), dtype=torch.float32, device=x.device)
+            prev, lr_flow = x, None
+            flow = torch.zeros((1, 2, *x.shape[-2:]), dtype=torch.float32, device=x.device)
         else:
-            prev, flow = self._prev, torch.from_numpy(self._flow(g, self._prev_grey))[None].to(x.device)
+            lr_flow = self._flow(g, self._prev_grey)
+            prev, flow = self._prev, torch.from_numpy(lr_flow)[None].to(x.device)
         self._prev, self._prev_rgb, self._prev_grey = x, rgb, g
         packed = torch.cat((x.float(), prev.float(), flow), dim=1)  # one tensor, so tiles slice all three alike
-        return run_tiled(self._tile_step(x.dtype), packed, scale=self.scale, tile=self.tile, overlap=self.overlap,
-                         multiple=self.multiple)
+        y = run_tiled(self._tile_step(x.dtype), packed, scale=self.scale, tile=self.tile, overlap=self.overlap,
+                      multiple=self.multiple)
+        return y, lr_flow
 
     def _tile_step(self, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
         """The model on one tile of the packed input; tiles come in a fixed order, so the k-th call
@@ -90,12 +123,12 @@ def is_temporal(model: object) -> bool:
 
 
 def frame_runner(forward: Callable, module: torch.nn.Module, *, scale: int, tile: int, overlap: int,
-                 multiple: int = 1) -> Callable[[torch.Tensor], torch.Tensor]:
-    """What a backend runs its network through: a ``RecurrentRunner`` for a temporal model, else the
-    ``AdaptiveTiler`` (tiles, and smaller tiles on CUDA out-of-memory)."""
+                 multiple: int = 1, backward: BackwardPass | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What a backend runs its network through: a ``RecurrentRunner`` for a temporal model (with the
+    ``backward`` stage, if given), else the ``AdaptiveTiler`` (tiles, and smaller tiles on CUDA out-of-memory)."""
     if is_temporal(module):
         return RecurrentRunner(forward, state_channels=module.state_channels, scale=scale, tile=tile,
-                               overlap=overlap, multiple=multiple)
+                               overlap=overlap, multiple=multiple, backward=backward)
     from vsr.backends.tiling import AdaptiveTiler
 
     return AdaptiveTiler(forward, scale=scale, tile=tile, overlap=overlap, multiple=multiple)

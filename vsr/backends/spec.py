@@ -42,3 +42,4 @@ class BackendSpec:
     input: SourceFrames
     output: Frames
     engine_dir: Path | None = None  # TensorRT engine cache
+    frame_rate: float | None = None  # the input's average frame rate (sizes a temporal model's backward blocks)

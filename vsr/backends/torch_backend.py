@@ -29,8 +29,9 @@ import torch.nn.functional as F
 
 from vsr.backends.base import Backend, carry_timing
 from vsr.backends.cpu_memory import keep_freed_memory
-from vsr.backends.recurrent import frame_runner
+from vsr.backends.recurrent import RecurrentRunner, frame_runner
 from vsr.errors import BackendError
+from vsr.models.backward_fusion import backward_pass_for
 
 if TYPE_CHECKING:
     from vsr.models.loaded import LoadedModel
@@ -78,7 +79,8 @@ class TorchBackend(Backend):
         self._buffers: _Buffers | None = None
         keep_freed_memory()
         self._tiler = frame_runner(self.model, loaded.module, scale=loaded.scale, tile=spec.tile,
-                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple)
+                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple,
+                                   backward=backward_pass_for(loaded.module, spec.frame_rate))
         self._flags = (av.video.reformatter.Interpolation.BILINEAR | av.video.reformatter.Interpolation.ACCURATE_RND
                        | av.video.reformatter.Interpolation.FULL_CHR_H_INT)
         colour = spec.input.colour
@@ -115,6 +117,8 @@ class TorchBackend(Backend):
 
     # -- inference ------------------------------------------------------------------------------------
     def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
+        """The outputs finished now, in order: one per frame, except that a temporal model's backward stage
+        holds frames back until the frames after them have come (``finish`` gives the rest)."""
         if len({(f.width, f.height) for f in frames}) > 1:  # the stream changed size inside a batch
             return [out for f in frames for out in self.process([f])]
         buf = self._buffers_for(frames)
@@ -122,24 +126,37 @@ class TorchBackend(Backend):
             rgb = self.to_rgb(frame)
             for plane, channel in zip(rgb.planes, GBR_TO_RGB):
                 buf.levels[i, channel].copy_(torch.from_numpy(plane_view(plane, frame.height, frame.width)))
-        y = self.upscale(buf.levels, buf.model_in).numpy()  # N,3,H,W float32, rounded 16-bit levels
-        results = []
-        for i, frame in enumerate(frames):
+        x = self.model_input(buf.levels, buf.model_in)
+        if isinstance(self._tiler, RecurrentRunner):
+            return self._encode(self._tiler.stream(x, frames, [frame_time(f) for f in frames]))
+        return self._encode(list(zip(frames, self.infer(x).split(1))))
+
+    def finish(self) -> list[av.VideoFrame]:
+        return self._encode(self._tiler.flush()) if isinstance(self._tiler, RecurrentRunner) else []
+
+    def _encode(self, done: Sequence[tuple[av.VideoFrame, torch.Tensor]]) -> list[av.VideoFrame]:
+        """Output frames from ``(input frame, network output)`` pairs: resized, quantised, converted."""
+        if not done:
+            return []
+        y = self.quantise(torch.cat([out for _, out in done])).numpy()  # N,3,H,W float32, 16-bit levels
+        buf, results = self._buffers, []
+        for i, (frame, _) in enumerate(done):
             for view, channel in zip(buf.out_planes, GBR_TO_RGB):
                 np.copyto(view, y[i, channel], casting="unsafe")
             results.append(self.from_rgb(buf.rgb_out, frame))
         return results
 
-    @torch.inference_mode()
-    def upscale(self, levels: torch.Tensor, model_in: torch.Tensor | None = None) -> torch.Tensor:
-        """N×3×H×W 16-bit-valued RGB (float32) -> N×3×outH×outW rounded 16-bit values (float32).
-
-        ``levels`` is scaled in place; ``model_in`` (same shape, the model's dtype) is reused as the
-        model's input when given."""
+    def model_input(self, levels: torch.Tensor, model_in: torch.Tensor | None = None) -> torch.Tensor:
+        """N×3×H×W 16-bit-valued RGB (float32) -> the model's input: [0, 1] in its dtype, channels last.
+        ``levels`` is scaled in place; ``model_in`` (same shape, the model's dtype) is reused when given."""
         x = levels.div_(RGB16_MAX)
         if x.dtype != self.dtype:
             x = model_in.copy_(x) if model_in is not None else x.to(self.dtype)
-        y = self.infer(x)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def quantise(self, y: torch.Tensor) -> torch.Tensor:
+        """Network outputs -> N×3×outH×outW rounded 16-bit values (float32), resized to the output size."""
         y = resize_to(y.float(), self.spec.output.height, self.spec.output.width)
         return y.clamp_(0, 1).mul_(RGB16_MAX).round_()
 
@@ -149,3 +166,8 @@ class TorchBackend(Backend):
         if self._tiler is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
         return self._tiler(x.to(self.dtype).contiguous(memory_format=torch.channels_last))
+
+
+def frame_time(frame: av.VideoFrame) -> float | None:
+    """A frame's time in seconds (``None`` without a timestamp)."""
+    return None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)

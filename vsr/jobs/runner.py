@@ -134,7 +134,8 @@ def _plan(plan: Plan, job: JobOptions) -> list[Segment]:
     seconds = job.segment_seconds if job.segment_seconds > 0 else float("inf")
     if job.ray is None and (seconds == float("inf") or (info.duration and span < 1.5 * seconds)):
         return [Segment(0, start, end, 0)]  # a single pass: no need to read the keyframes
-    return plan_segments(video_packet_times(info), start, end, seconds, warmup_frames=plan.warmup_frames)
+    return plan_segments(video_packet_times(info), start, end, seconds, warmup_frames=plan.warmup_frames,
+                         lookahead_frames=plan.lookahead_frames)
 
 
 def _executor(plan: Plan, job: JobOptions):

@@ -27,6 +27,7 @@ class Segment:
     context_start: float | None = None  # the frame before ``start`` (None: none)
     context_end: float | None = None  # just after the frame at ``end`` (None: to the job's end)
     warmup_start: float | None = None  # a temporal model's first warm-up frame (None: none, the job's start)
+    lookahead_end: float | None = None  # just after a temporal model's last look-ahead frame (None: none)
 
     @property
     def section(self) -> Section:
@@ -39,11 +40,16 @@ class Segment:
         return Section(start, self.context_end if self.end is not None else None)
 
     def decoded(self, *, deinterlace: bool, temporal: bool) -> Section:
-        """What to decode: the section, with the deinterlacer's context and a temporal model's warm-up."""
+        """What to decode: the section, with the deinterlacer's context and a temporal model's warm-up
+        and look-ahead."""
         section = self.with_context if deinterlace else self.section
-        if temporal and self.warmup_start is not None and self.warmup_start < section.start:
-            return Section(self.warmup_start, section.end)
-        return section
+        if not temporal:
+            return section
+        start = self.warmup_start if self.warmup_start is not None and self.warmup_start < section.start else section.start
+        end = section.end
+        if self.lookahead_end is not None and end is not None and self.lookahead_end > end:
+            end = self.lookahead_end
+        return Section(start, end)
 
     @property
     def file_name(self) -> str:
@@ -70,11 +76,11 @@ def video_packet_times(info: VideoInfo) -> list[tuple[float, bool]]:
 
 
 def plan_segments(times: list[tuple[float, bool]], start: float, end: float | None, seconds: float, *,
-                  warmup_frames: int = 0) -> list[Segment]:
+                  warmup_frames: int = 0, lookahead_frames: int = 0) -> list[Segment]:
     """Cut [start, end) at keyframes at least ``seconds`` apart; never leave a last segment
     shorter than half of that (it joins the one before). ``warmup_frames``: how many frames before
     its start a segment runs through a temporal model (within [start, end): a single pass starts
-    its state there too)."""
+    its state there too); ``lookahead_frames``: how many after its end (a backward pass's wait)."""
     inside = [(t, key) for t, key in times if t >= start - 1e-6 and (end is None or t < end - 1e-6)]
     if not inside:
         return [Segment(0, start, end, 0)]
@@ -92,6 +98,9 @@ def plan_segments(times: list[tuple[float, bool]], start: float, end: float | No
         before = first - 1 if first > 0 else None
         context_end = ordered[after + 1] if after + 1 < len(ordered) else end
         warmup = ordered[max(0, first - warmup_frames)] if warmup_frames and first > 0 else None
+        ahead = after + lookahead_frames  # the first frame past the look-ahead; past the last frame: the job's end
+        last = end if end is not None else ordered[-1] + 1.0
+        lookahead = (ordered[ahead] if ahead < len(ordered) else last) if lookahead_frames and b is not None else None
         segments.append(Segment(i, a, b, after - first, ordered[before] if before is not None else None,
-                                context_end if b is not None else None, warmup))
+                                context_end if b is not None else None, warmup, lookahead))
     return segments

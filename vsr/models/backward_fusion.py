@@ -11,8 +11,11 @@ most a block and ``overlap`` frames, and each frame costs ``(W + overlap) / W`` 
 frames. Chains stop at scene cuts and at the end of the stream.
 
 Measured offline (``benchmarks/backward_fusion.py``, docs/quality.md "A backward pass"): blocks of 16 frames
-and 4 more, x4 clean, held-out clips: 35.03 dB against 34.77 for the forward pass alone. Not yet run by the
-backends: this is the stage they will hold.
+and 4 more, x4 clean, held-out clips: 35.03 dB against 34.77 for the forward pass alone.
+
+``BackwardPass`` is the stage as the CPU backend runs it (``vsr.backends.recurrent.RecurrentRunner``), on a
+temporal model's pictures in [0, 1]. Memory: up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` forward outputs held at
+16 bits (float16), 50 MB each for a 4K output, 1 GB in all; the delay is as many frames.
 """
 
 from __future__ import annotations
@@ -25,20 +28,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from vsr.models.fusion import BackProjectionFusion
+from vsr.models.fusion import SETTINGS, BackProjectionFusion, FusionSettings
 from vsr.models.motion import invert_flow
 from vsr.models.temporal import warp_hr
+
+BLOCK_FRAMES = 16  # frames per block: a chain per block (measured best with OVERLAP_FRAMES = 4)
+OVERLAP_FRAMES = 4  # a block's chain starts this many frames after its last frame
+BACKWARD_STEPS = 1  # back-projections per backward step (4 give +0.03 dB at 1.4x its time)
+DEFAULT_FRAME_RATE = 25.0  # sizes the blocks of a stream with no frame rate
 
 
 def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor], frames: Sequence[torch.Tensor],
                    flows: Sequence[torch.Tensor | None], start: int, stop: int, warp_mode: str) -> list[torch.Tensor]:
     """``[B_stop, ..., B_start]``: the chain from ``B_start = outputs[start]`` down to frame ``stop``; ``outputs``
     and ``frames`` (LR) less the mean, ``flows[t]`` from frame ``t`` to ``t + 1`` (frames of one shot)."""
-    chain = [outputs[start]]
+    chain = [outputs[start].float()]
     has_past = torch.ones(1, 1, 1, 1, device=outputs[start].device)
     for t in range(start - 1, stop - 1, -1):
         past = warp_hr(chain[-1], flows[t], stage.scale, warp_mode)
-        chain.append(stage(outputs[t], past, frames[t], has_past))
+        chain.append(stage(outputs[t].float(), past, frames[t].float(), has_past))
     return chain[::-1]
 
 
@@ -46,39 +54,58 @@ def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor],
 class Pending:
     """One frame waiting for the frames after it: its forward output and LR picture less the mean, the LR
     flow the forward pass used from it to the frame before (``None``: it starts a shot), its time in
-    seconds, and ``tag`` (given back with its result)."""
+    seconds (``None``: no timeline, the frames wait for ``flush``), and ``tag`` (given back with its result)."""
 
     output: torch.Tensor
     frame: torch.Tensor
     flow: np.ndarray | None
-    time: float
+    time: float | None
     tag: Any = None
 
 
 class BackwardFusion:
-    """``push(frame)`` -> the ``(tag, B_t)`` now finished, in order; ``flush()`` -> the rest (end of stream)."""
+    """``push(frame)`` -> the ``(tag, B_t)`` now finished, in order; ``flush()`` -> the rest (end of stream).
+
+    A frame whose time is not after the last pending frame's starts a new stream (the pending frames are
+    flushed first), and more than ``2 * (W + overlap)`` pending frames (a frame rate far above the one the
+    blocks were sized for) are flushed too, so memory stays bounded whatever the timestamps."""
 
     def __init__(self, stage: BackProjectionFusion, *, block_seconds: float, overlap: int,
-                 warp_mode: str = "bicubic") -> None:
-        if block_seconds <= 0 or overlap < 0:
-            raise ValueError("block_seconds must be > 0 and overlap >= 0")
+                 warp_mode: str = "bicubic", block_frames: int = BLOCK_FRAMES) -> None:
+        if block_seconds <= 0 or overlap < 0 or block_frames < 1:
+            raise ValueError("block_seconds must be > 0, overlap >= 0 and block_frames >= 1")
         self.stage, self.block_seconds, self.overlap, self.warp_mode = stage, block_seconds, overlap, warp_mode
+        self.max_pending = 2 * (block_frames + overlap)
         self._pending: list[Pending] = []
         self._flows: list[torch.Tensor] = []  # _flows[i]: from _pending[i] to _pending[i + 1]
 
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
     def _block(self, item: Pending) -> int:
-        return math.floor(item.time / self.block_seconds + 1e-9)
+        return 0 if item.time is None else math.floor(item.time / self.block_seconds + 1e-9)
+
+    def _starts_stream(self, item: Pending) -> bool:
+        last = self._pending[-1].time if self._pending else None
+        return item.flow is None or (item.time is not None and last is not None and item.time <= last)
 
     def push(self, item: Pending) -> list[tuple[Any, torch.Tensor]]:
-        done = self.flush() if item.flow is None else []
+        done = self.flush() if self._starts_stream(item) else []
         if self._pending:
             self._flows.append(torch.from_numpy(invert_flow(item.flow))[None].to(item.output.device))
         self._pending.append(item)
-        return done + self._finished_blocks()
+        done += self._finished_blocks()
+        return done + (self.flush() if len(self._pending) >= self.max_pending else [])
 
     def flush(self) -> list[tuple[Any, torch.Tensor]]:
         """Every pending frame, chained from the last one (a cut or the end of the stream follows)."""
         return self._emit(len(self._pending) - 1, len(self._pending))
+
+    def reset(self) -> None:
+        """Forget the pending frames (the caller has flushed what it wanted)."""
+        self._pending.clear()
+        self._flows.clear()
 
     def _finished_blocks(self) -> list[tuple[Any, torch.Tensor]]:
         done = []
@@ -99,3 +126,41 @@ class BackwardFusion:
         done = [(p.tag, b) for p, b in zip(self._pending[:count], chain)]
         del self._pending[:count], self._flows[:count]
         return done
+
+
+class BackwardPass:
+    """The backward stage on a temporal model's pictures in [0, 1]: ``push(y, x, flow, time, tag)`` with the
+    forward output ``y`` (1×3×sH×sW) and LR frame ``x`` (1×3×H×W) of one frame, ``flow`` from it to the frame
+    before (numpy 2×H×W; ``None``: a shot starts) -> the ``(tag, picture)`` now finished, in [0, 1], float32."""
+
+    def __init__(self, module: torch.nn.Module, frame_rate: float | None) -> None:
+        mode = module.fusion.mode
+        stage = BackProjectionFusion(mode, module.scale, module.rgb_range, module.in_channels)
+        settings = SETTINGS[mode]
+        stage.settings = FusionSettings(settings.alpha, settings.sigma, BACKWARD_STEPS)
+        rate = frame_rate if frame_rate and frame_rate > 0 else DEFAULT_FRAME_RATE
+        self.fusion = BackwardFusion(stage, block_seconds=BLOCK_FRAMES / rate, overlap=OVERLAP_FRAMES)
+        self.range = float(module.rgb_range)
+        self.mean = module.add_mean.bias.detach().float().view(1, -1, 1, 1)  # rgb_range * the RGB mean
+
+    def push(self, y: torch.Tensor, x: torch.Tensor, flow: np.ndarray | None, time: float | None,
+             tag: Any) -> list[tuple[Any, torch.Tensor]]:
+        item = Pending(self._shifted(y).half(), self._shifted(x), flow, time, tag)  # float16: 1/16 of a level
+        return self._pictures(self.fusion.push(item))
+
+    def flush(self) -> list[tuple[Any, torch.Tensor]]:
+        return self._pictures(self.fusion.flush())
+
+    def reset(self) -> None:
+        self.fusion.reset()
+
+    def _shifted(self, picture: torch.Tensor) -> torch.Tensor:
+        return picture.float() * self.range - self.mean.to(picture.device)
+
+    def _pictures(self, done: list[tuple[Any, torch.Tensor]]) -> list[tuple[Any, torch.Tensor]]:
+        return [(tag, (b + self.mean.to(b.device)) / self.range) for tag, b in done]
+
+
+def backward_pass_for(module: torch.nn.Module, frame_rate: float | None) -> BackwardPass | None:
+    """The backward stage for a temporal model with a fusion stage; ``None`` for any other model."""
+    return BackwardPass(module, frame_rate) if getattr(module, "fusion", None) is not None else None

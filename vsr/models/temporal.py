@@ -33,6 +33,8 @@ features (``vsr.quality.tail_fit``) it loses 0.1-0.15 dB before any training.
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,7 +54,10 @@ def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.T
     ``mode`` ``"bilinear"`` or ``"bicubic"``.
 
     Computed in float32 on a contiguous tensor: PyTorch's CPU ``grid_sample`` crashes on large bf16
-    channels-last input (torch 2.14) and is 3.5x slower in bf16 than in float32."""
+    channels-last input (torch 2.14) and is 3.5x slower in bf16 than in float32. Inference on the CPU
+    takes OpenCV's ``remap`` instead (``_remap``)."""
+    if _remaps(x, flow):
+        return _remap(x, flow, mode)
     n, _, h, w = x.shape
     ys = torch.arange(h, dtype=flow.dtype, device=flow.device).view(1, h, 1).expand(n, h, w)
     xs = torch.arange(w, dtype=flow.dtype, device=flow.device).view(1, 1, w).expand(n, h, w)
@@ -61,6 +66,28 @@ def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.T
     grid = torch.stack((gx, gy), dim=-1).float()
     out = F.grid_sample(x.float().contiguous(), grid, mode=mode, padding_mode="border", align_corners=True)
     return out.to(x.dtype)
+
+
+def _remaps(x: torch.Tensor, flow: torch.Tensor) -> bool:
+    """Whether ``warp`` can run as OpenCV's ``remap``: CPU inference of up to 4 channels, not traced or exported."""
+    traced = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or flow.requires_grad)
+    return x.device.type == "cpu" and flow.device.type == "cpu" and x.shape[1] <= 4 and not traced and not needs_grad
+
+
+def _remap(x: torch.Tensor, flow: torch.Tensor, mode: str) -> torch.Tensor:
+    """``warp`` by OpenCV's ``remap``: the same sampling (borders replicated, bicubic with a = -0.75) within
+    1e-4 of the pixel range, 2x faster bicubic and up to 1.4x bilinear at 640x360-1280x720 (2 cores)."""
+    n, c, h, w = x.shape
+    interpolation = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}[mode]
+    columns, rows = np.arange(w, dtype=np.float32)[None], np.arange(h, dtype=np.float32)[:, None]
+    out = torch.empty((n, h, w, c), dtype=torch.float32)
+    for i in range(n):
+        f = flow[i].float().numpy()
+        picture = x[i].float().permute(1, 2, 0).contiguous().numpy()
+        sampled = cv2.remap(picture, f[0] + columns, f[1] + rows, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        out[i] = torch.from_numpy(sampled.reshape(h, w, c))
+    return out.permute(0, 3, 1, 2).contiguous().to(x.dtype)
 
 
 def warp_hr(picture: torch.Tensor, flow: torch.Tensor, scale: int, mode: str = "bilinear") -> torch.Tensor:

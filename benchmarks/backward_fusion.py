@@ -14,7 +14,7 @@ blended where it agrees with the frame, back-projected), started at ``B_e = F_e`
 Chains stop at scene cuts (the pipeline's test), as the forward state restarts there. Each clip (the held-out
 clips of ``video_eval.py``, or ``--clips``) goes through the model frame by frame (fp32), by the video
 protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``). PSNR-Y (no shave) / tOF, mean per clip, then
-over the clips; ``forward`` is what ``vsr upscale`` gives today.
+over the clips; ``forward`` is the forward pass alone (with ``--forward-steps 4``: what the GPU backends give).
 
     PYTHONPATH=. python benchmarks/backward_fusion.py --model temporal --scale 4 --max-frames 40 \\
         --variants lag:1,lag:2,lag:4,block:16:4,all
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from temporal_diagnostics import add_arguments, clip_pairs, picture, temporal_model  # noqa: E402
 
 from vsr.models import fusion  # noqa: E402
-from vsr.models.backward_fusion import backward_chain  # noqa: E402
+from vsr.models.backward_fusion import BACKWARD_STEPS, FORWARD_STEPS, backward_chain  # noqa: E402
 from vsr.models.motion import FlowEstimator, grey, invert_flow, is_cut  # noqa: E402
 from vsr.models.temporal import shot_start_args  # noqa: E402
 from vsr.quality.video_data import pictures  # noqa: E402
@@ -124,10 +125,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap)
     ap.add_argument("--variants", default="lag:1,lag:2,lag:4,block:16:4,all")
-    ap.add_argument("--steps", type=int, default=1, help="back-projections in each backward step")
+    ap.add_argument("--steps", type=int, default=BACKWARD_STEPS, help="back-projections in each backward step")
+    ap.add_argument("--forward-steps", type=int, default=FORWARD_STEPS,
+                    help="at most this many back-projections in the model's own fusion (the pipeline's, with the backward pass)")
     ap.add_argument("--warp", default="bicubic", choices=("bicubic", "bilinear"), help="how the later result is warped")
     args = ap.parse_args()
     net = temporal_model(args)
+    if net.fusion is not None:
+        net.fusion.settings = replace(net.fusion.settings, steps=min(net.fusion.settings.steps, args.forward_steps))
     variants = args.variants.split(",")
     columns = ["forward", *variants]
     print(f"| {args.model} x{args.scale}, {args.codec}, {args.steps} step(s), {args.warp} | {' | '.join(columns)} |\n"

@@ -126,19 +126,20 @@ def fused_tiny() -> TemporalEDSR:
 def test_the_cpu_runner_gives_the_benchmarks_block_variant_as_frames_stream():
     from test_temporal_model import as_tensor, panning
     from vsr.backends.recurrent import frame_runner
-    from vsr.models.backward_fusion import BLOCK_FRAMES, OVERLAP_FRAMES, backward_pass_for
+    from vsr.models.backward_fusion import BACKWARD_STEPS, BLOCK_FRAMES, FORWARD_STEPS, OVERLAP_FRAMES, backward_pass_for
     from vsr.models.motion import invert_flow
 
     model, fps, n = fused_tiny(), 25.0, 30
+    run = frame_runner(model, model, scale=2, tile=0, overlap=0, backward=backward_pass_for(model, fps))
+    assert model.fusion.settings.steps == FORWARD_STEPS, "the forward fusion leaves the rest to the backward pass"
     lr = panning(n, 24, 32)
     outputs, frames, flows = bench.forward_pass(model, lr)
     back = [None if t == n - 1 else torch.from_numpy(invert_flow(flows[t + 1]))[None] for t in range(n)]
     stage = fusion.BackProjectionFusion("lr", 2, 255.0)
-    stage.settings = fusion.FusionSettings(stage.settings.alpha, stage.settings.sigma, 1)
+    stage.settings = fusion.FusionSettings(stage.settings.alpha, stage.settings.sigma, BACKWARD_STEPS)
     starts = bench.chain_starts(f"block:{BLOCK_FRAMES}:{OVERLAP_FRAMES}", [n - 1] * n)
     expected = [(model.add_mean(b) / 255.0) for b in bench.backward_pass(stage, outputs, frames, back, starts, "bicubic")]
 
-    run = frame_runner(model, model, scale=2, tile=0, overlap=0, backward=backward_pass_for(model, fps))
     x, got, released = as_tensor(lr), [], []
     for first in range(0, n, 4):  # batches of 4, as the backend sends them
         last = min(first + 4, n)

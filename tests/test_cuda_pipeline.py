@@ -603,3 +603,33 @@ def test_fp32_on_the_gpu_is_ieee_not_tf32() -> None:
         finally:
             restore()
     assert err < 1e-4, f"fp32 conv is {err:.2e} from float64: TF32 is still on"
+
+
+def test_the_device_backend_holds_a_temporal_models_frames_for_its_backward_pass_as_the_cpu_backend_does(tmp_path):
+    """The GPU data path (here on the CPU, ``SyncDevice``) runs the backward pass too: outputs come later than
+    their batch, every frame once and in order, ``finish`` gives the rest, and the frames match the CPU
+    backend's up to the colour conversion's arithmetic."""
+    from test_temporal_pipeline import write_clip
+    from test_temporal_model import panning, tiny
+    from vsr.backends.cuda_backend import CudaTorchBackend
+    from vsr.backends.torch_backend import TorchBackend
+    from vsr.models.loader import save
+    from vsr.models.temporal import TemporalEDSR
+
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, fusion="lr")
+    model.load_state_dict(tiny(scale=2, seed=3).state_dict())
+    checkpoint = save(model.eval(), tmp_path / "fused.safetensors")
+    clip = tmp_path / "in.mkv"
+    write_clip(clip, panning(30, 48, 64))
+    frames = _decode(clip)
+    batches = [frames[i : i + 4] for i in range(0, len(frames), 4)]
+    spec = _plan(clip, checkpoint, batch=4, precision="fp32").backend_spec()
+    with CudaTorchBackend(spec) as device_path:
+        held = [len(device_path.process(batch)) for batch in batches]
+        rest = device_path.finish()
+    assert held[:4] == [0, 0, 0, 0] and sum(held) + len(rest) == 30, held  # blocks of 16 wait for frame 19
+    with CudaTorchBackend(spec) as device_path, TorchBackend(spec) as cpu_path:
+        ours = [f for out in device_path.run(batches) for f in out]
+        ref = [f for out in cpu_path.run(batches) for f in out]
+    assert [f.pts for f in ours] == [f.pts for f in ref] == [f.pts for f in frames]
+    assert min(_y_psnr(o, r) for o, r in zip(ours, ref)) > 40

@@ -379,13 +379,12 @@ def resolve_precision(requested: str, device: str) -> str:
 TEMPORAL_WARMUP_FRAMES = 30
 
 
-def temporal_note(source: str, arch: str | None, width: int, height: int, tile: int,
-                  device: str) -> tuple[int, int, str]:
+def temporal_note(source: str, arch: str | None, width: int, height: int, tile: int) -> tuple[int, int, str]:
     """(warm-up frames, look-ahead frames, how it runs) for a temporal model; (0, 0, "") for a single-image one.
 
-    A model with a fusion stage also runs the backward pass (``vsr.models.backward_fusion``) on the CPU:
-    frames wait for up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` frames after them, and a segment decodes and runs
-    as many frames past its end, unwritten."""
+    A model with a fusion stage also runs the backward pass (``vsr.models.backward_fusion``): frames wait
+    for up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` frames after them, and a segment decodes and runs as many
+    frames past its end, unwritten."""
     from vsr.models.backward_fusion import BLOCK_FRAMES, OVERLAP_FRAMES
     from vsr.models.loader import inspect, load_model
 
@@ -395,19 +394,15 @@ def temporal_note(source: str, arch: str | None, width: int, height: int, tile: 
     side_h, side_w = (min(tile, height), min(tile, width)) if tile else (height, width)
     tiles = (-(-height // side_h)) * (-(-width // side_w)) if tile else 1
     state_mb = 3 * scale**2 * 2 * side_h * side_w * tiles / 1e6  # the previous RGB output at 16 bits, per tile
-    fused = getattr(load_model(source, arch=arch).module, "fusion", None) is not None
-    if fused and device == "cpu":
+    order = f"frames run in order with a state carried from frame to frame (about {state_mb:.0f} MB at 16 bits)"
+    lookahead = 0
+    if getattr(load_model(source, arch=arch).module, "fusion", None) is not None:
         lookahead = BLOCK_FRAMES + OVERLAP_FRAMES
         held_mb = lookahead * 3 * scale**2 * 2 * height * width / 1e6  # forward outputs at 16 bits
-        order = (f"frames run in order with a state carried from frame to frame (about {state_mb:.0f} MB at "
-                 f"16 bits), then backwards in blocks of {BLOCK_FRAMES} frames: a frame waits for up to {lookahead} "
-                 f"frames after it (about {held_mb:.0f} MB held)")
+        order += (f", then backwards in blocks of {BLOCK_FRAMES} frames: a frame waits for up to {lookahead} "
+                  f"frames after it (about {held_mb:.0f} MB held)")
     else:
-        lookahead = 0
-        order = (f"frames run in order with a state carried from frame to frame (no look-ahead; about "
-                 f"{state_mb:.0f} MB of state at 16 bits)")
-        if fused:
-            order += "; the backward pass (+0.26 dB at x4) runs on the CPU backend only"
+        order += ", no look-ahead"
     joins = f"the {TEMPORAL_WARMUP_FRAMES} frames before it" + (f" and the {lookahead} after it" if lookahead else "")
     return TEMPORAL_WARMUP_FRAMES, lookahead, (
         f"{order}; restarted at each scene cut; each segment of a long job also runs {joins}, unwritten")
@@ -459,7 +454,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         check_output(output, info.path, opts.overwrite)
     batch = opts.batch or (1 if device == "cpu" else 4)
     copy, notes = copyable_streams(info.streams, info.stream_index, output)
-    warmup, lookahead, how_temporal = (temporal_note(source, opts.arch, info.width, info.height, opts.tile, device)
+    warmup, lookahead, how_temporal = (temporal_note(source, opts.arch, info.width, info.height, opts.tile)
                                        if source else (0, 0, ""))
     return Plan(
         source=info,

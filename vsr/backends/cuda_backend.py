@@ -7,6 +7,11 @@ The same class runs on the CPU (``SyncDevice``) so its whole data path is testab
 ``DeviceBackend`` holds what the TensorRT backend shares (buffers, colour, scheduling); subclasses
 supply ``infer`` (float RGB [0, 1] N x 3 x H x W -> N x 3 x sH x sW).
 
+A temporal model with a backward pass (``vsr.models.backward_fusion``) holds frames until the frames after
+them have come, so its outputs cannot leave with their batch: it runs batch by batch on one slot of buffers,
+without the double-buffering (its recurrence already waits for each frame's flow on the host), and what
+the pass releases is converted and downloaded a batch's rows at a time; ``finish`` gives the rest.
+
 Options from the environment (until the CLI has flags for them):
 ``VSR_TORCH_COMPILE`` = ``default`` | ``reduce-overhead`` (CUDA graphs) | ``max-autotune``: compile
 the model with torch.compile (the first batches are slow while it compiles);
@@ -88,6 +93,10 @@ class DeviceBackend(Backend):
     # -- to be provided by subclasses --------------------------------------------------------------
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def runner_input(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] as the network's runner takes it (dtype, memory format)."""
+        return x
 
     def open_model(self) -> None:
         raise NotImplementedError
@@ -193,12 +202,26 @@ class DeviceBackend(Backend):
         import torch
 
         with torch.inference_mode():
-            rgb = gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range, self.in_siting)
-            # an fp16 model can overflow to inf/NaN; NaN passes clamp() and would reach the encoder as
-            # garbage codes, and the resample would spread it: make it black (inf saturates) first
-            y = torch.nan_to_num(self.infer(rgb).float(), nan=0.0, posinf=1.0, neginf=0.0)
-            y = gc.residual_resize(y, (self.spec.output.height, self.spec.output.width))
-            gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
+            self._write(self.infer(self._rgb(dev_in)), dev_out)
+
+    def _write_outputs(self, outputs: Sequence[torch.Tensor], dev_out: torch.Tensor) -> None:
+        import torch
+
+        with torch.inference_mode():
+            self._write(torch.cat(list(outputs)), dev_out)
+
+    def _rgb(self, dev_in: torch.Tensor) -> torch.Tensor:
+        return gc.to_rgb(dev_in, self.in_layout, self.matrix, self.full_range, self.in_siting)
+
+    def _write(self, y: torch.Tensor, dev_out: torch.Tensor) -> None:
+        """Network outputs -> the output planes in ``dev_out``: resampled to the output size, quantised."""
+        import torch
+
+        # an fp16 model can overflow to inf/NaN; NaN passes clamp() and would reach the encoder as
+        # garbage codes, and the resample would spread it: make it black (inf saturates) first
+        y = torch.nan_to_num(y.float(), nan=0.0, posinf=1.0, neginf=0.0)
+        y = gc.residual_resize(y, (self.spec.output.height, self.spec.output.width))
+        gc.from_rgb(y, self.out_layout, self.matrix, self.full_range, out=dev_out)
 
     def unpack(self, frames: Sequence[av.VideoFrame], host_out: torch.Tensor) -> list[av.VideoFrame]:
         lay, pix_fmt, out = self.out_layout, self.spec.output.pix_fmt, []
@@ -212,12 +235,61 @@ class DeviceBackend(Backend):
 
     # -- Backend interface --------------------------------------------------------------------------------
     def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:
+        if self._holds_frames():
+            return self._outputs(self._streamed(frames))
         return next(iter(self.run([frames])))
+
+    def finish(self) -> list[av.VideoFrame]:
+        return self._outputs(self.device.launch(self.scheduler.compute_stream, self._tiler.flush)) if self._holds_frames() else []
 
     def run(self, batches: Iterable[Sequence[av.VideoFrame]]) -> Iterator[list[av.VideoFrame]]:
         if self.scheduler is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
-        yield from self.scheduler.run(batches)
+        if self._holds_frames():  # batch by batch, then what the backward pass still holds
+            yield from super().run(batches)
+        else:
+            yield from self.scheduler.run(batches)
+
+    # -- a temporal model's backward pass: outputs come later than their frames ---------------------------
+    def _holds_frames(self) -> bool:
+        from vsr.backends.recurrent import RecurrentRunner
+
+        if self.scheduler is None:
+            raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
+        runner = getattr(self, "_tiler", None)
+        return isinstance(runner, RecurrentRunner) and runner.backward is not None
+
+    def _streamed(self, frames: Sequence[av.VideoFrame]) -> list[tuple[av.VideoFrame, torch.Tensor]]:
+        """Run a batch through the runner (one slot, no double-buffering: the recurrence waits for each
+        frame's flow on the host anyway); the ``(frame, output)`` pairs its backward pass has finished."""
+        from vsr.backends.torch_backend import frame_time
+
+        d, slot, stream, n = self.device, self.scheduler.slots[0], self.scheduler.compute_stream, len(frames)
+        self.pack(frames, slot.host_in[:n])
+        d.copy(slot.dev_in[:n], slot.host_in[:n], stream)
+
+        def run() -> list:
+            import torch
+
+            with torch.inference_mode():
+                x = self.runner_input(self._rgb(slot.dev_in[:n]))
+                return self._tiler.stream(x, frames, [frame_time(f) for f in frames])
+
+        done = d.launch(stream, run)
+        d.synchronize_all()  # host_in is packed again for the next batch
+        return done
+
+    def _outputs(self, done: Sequence[tuple[av.VideoFrame, torch.Tensor]]) -> list[av.VideoFrame]:
+        """Output frames for finished ``(frame, network output)`` pairs, a batch's rows at a time."""
+        d, slot, stream, out = self.device, self.scheduler.slots[0], self.scheduler.compute_stream, []
+        for i in range(0, len(done), self.spec.batch):
+            chunk = done[i : i + self.spec.batch]
+            k = len(chunk)
+            d.launch(stream, self._write_outputs, [y for _, y in chunk], slot.dev_out[:k])
+            d.copy(slot.host_out[:k], slot.dev_out[:k], stream)
+            d.synchronize_all()
+            out += self.unpack([frame for frame, _ in chunk], slot.host_out[:k])
+        return out
 
 
 class CudaTorchBackend(DeviceBackend):
@@ -271,9 +343,11 @@ class CudaTorchBackend(DeviceBackend):
         if self.compile_mode:
             self.forward = torch.compile(self.model, mode=self.compile_mode, dynamic=False)
         from vsr.backends.recurrent import frame_runner
+        from vsr.models.backward_fusion import backward_pass_for
 
         self._tiler = frame_runner(self.forward, self.model, scale=self.scale, tile=spec.tile,
-                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple)
+                                   overlap=spec.tile_overlap, multiple=loaded.size_multiple,
+                                   backward=backward_pass_for(self.model, spec.frame_rate))
         if spec.precision == "fp32" and self._restore_fp32 is None:
             self._restore_fp32 = strict_fp32()
 
@@ -293,8 +367,11 @@ class CudaTorchBackend(DeviceBackend):
             torch.cuda.empty_cache()
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        import torch
-
         if self._tiler is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
-        return self._tiler(x.to(self.dtype).contiguous(memory_format=torch.channels_last))
+        return self._tiler(self.runner_input(x))
+
+    def runner_input(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return x.to(self.dtype).contiguous(memory_format=torch.channels_last)

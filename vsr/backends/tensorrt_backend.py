@@ -12,7 +12,8 @@ A temporal model (``vsr.models.temporal``) exports with inputs ``input, prev, st
 outputs ``output, state_out``; its engine is built for one frame at a time (batch 1) and runs
 through the same ``RecurrentRunner`` as on PyTorch (host-side flow and cut detection, one state per
 tile), with the state kept on the GPU from one call's ``state_out`` to the next call's ``state``
-(``vsr.backends.engine_io``; what the recurrence costs the overlap: docs/gpu.md).
+(``vsr.backends.engine_io``; what the recurrence costs the overlap: docs/gpu.md). A model with a fusion stage
+then runs the backward pass (``vsr.models.backward_fusion``) in PyTorch on the GPU, as ``DeviceBackend`` holds it.
 
 Streams, events and buffers come from torch (not pycuda): TensorRT runs in the CUDA primary context
 that torch already holds, so there is one context, one allocator and no extra dependency.
@@ -109,15 +110,17 @@ class TensorRTBackend(DeviceBackend):
         ``forward`` executes it."""
         from vsr.backends.engine_io import EngineIO, current_stream
         from vsr.backends.recurrent import RecurrentRunner, is_temporal
+        from vsr.models.backward_fusion import backward_pass_for
 
         temporal = is_temporal(model.module)
         self.io = EngineIO(self.loaded, self.context, trt, profile=self.profile, label=self.engine_path.name,
                            temporal=temporal, state_channels=getattr(model.module, "state_channels", None),
                            stream=current_stream)
         self._tiler = None
-        if temporal:  # kept in _tiler, where Backend.reset() finds it
+        if temporal:  # kept in _tiler, where Backend.reset() finds it; the backward pass runs in PyTorch on the GPU
             self._tiler = RecurrentRunner(self.io.temporal, state_channels=model.module.state_channels, scale=self.scale,
-                                          tile=self.spec.tile, overlap=self.spec.tile_overlap, multiple=self.size_multiple)
+                                          tile=self.spec.tile, overlap=self.spec.tile_overlap, multiple=self.size_multiple,
+                                          backward=backward_pass_for(model.module, self.spec.frame_rate))
 
     def close(self) -> None:
         super().close()
@@ -125,12 +128,15 @@ class TensorRTBackend(DeviceBackend):
         self.context = None  # the context before the engine, the engine before the runtime
         self.loaded = None
 
+    def runner_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.io.in_dtype)
+
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         from vsr.backends.tiling import run_tiled
 
         if self.io is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
         if self._tiler is not None:
-            return self._tiler(x.to(self.io.in_dtype))
+            return self._tiler(self.runner_input(x))
         return run_tiled(self.io.image, x, scale=self.scale, tile=self.spec.tile, overlap=self.spec.tile_overlap,
                          multiple=self.size_multiple)

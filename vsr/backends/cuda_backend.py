@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+TEMPORAL_OUT_OF_MEMORY = ("out of GPU memory with a temporal model (its frames cannot be run again): "
+                          "use --batch 1, --tile 512 or a smaller --to size")
 
 
 def strict_fp32() -> Callable[[], None]:
@@ -180,8 +182,7 @@ class DeviceBackend(Backend):
             except torch.cuda.OutOfMemoryError:
                 pass  # raise outside the handler, which keeps the failed attempt's tensors
             free_cached_memory()
-            raise BackendError("out of GPU memory with a temporal model (its frames cannot be run again): "
-                               "use --batch 1, --tile 512 or a smaller --to size")
+            raise BackendError(TEMPORAL_OUT_OF_MEMORY)
         while True:
             step = min(n, self.frames_per_pass or n)
             try:
@@ -262,6 +263,9 @@ class DeviceBackend(Backend):
     def _streamed(self, frames: Sequence[av.VideoFrame]) -> list[tuple[av.VideoFrame, torch.Tensor]]:
         """Run a batch through the runner (one slot, no double-buffering: the recurrence waits for each
         frame's flow on the host anyway); the ``(frame, output)`` pairs its backward pass has finished."""
+        import torch
+
+        from vsr.backends.tiling import free_cached_memory
         from vsr.backends.torch_backend import frame_time
 
         d, slot, stream, n = self.device, self.scheduler.slots[0], self.scheduler.compute_stream, len(frames)
@@ -269,15 +273,18 @@ class DeviceBackend(Backend):
         d.copy(slot.dev_in[:n], slot.host_in[:n], stream)
 
         def run() -> list:
-            import torch
-
             with torch.inference_mode():
                 x = self.runner_input(self._rgb(slot.dev_in[:n]))
                 return self._tiler.stream(x, frames, [frame_time(f) for f in frames])
 
-        done = d.launch(stream, run)
-        d.synchronize_all()  # host_in is packed again for the next batch
-        return done
+        try:
+            done = d.launch(stream, run)
+            d.synchronize_all()  # host_in is packed again for the next batch
+            return done
+        except torch.cuda.OutOfMemoryError:
+            pass  # raise outside the handler, which keeps the failed attempt's tensors
+        free_cached_memory()
+        raise BackendError(TEMPORAL_OUT_OF_MEMORY)
 
     def _outputs(self, done: Sequence[tuple[av.VideoFrame, torch.Tensor]]) -> list[av.VideoFrame]:
         """Output frames for finished ``(frame, network output)`` pairs, a batch's rows at a time."""

@@ -85,3 +85,8 @@ def carry_timing(src: av.VideoFrame, dst: av.VideoFrame) -> av.VideoFrame:
     dst.pts = src.pts
     dst.time_base = src.time_base
     return dst
+
+
+def frame_time(frame: av.VideoFrame) -> float | None:
+    """A frame's time in seconds (``None`` without a timestamp)."""
+    return None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from vsr.backends import gpu_color as gc
-from vsr.backends.base import Backend, carry_timing
+from vsr.backends.base import Backend, carry_timing, frame_time
 from vsr.backends.cuda_pipeline import Device, Scheduler, Stages, device_for
 from vsr.errors import BackendError
 from vsr.io.colour import MATRICES
@@ -266,7 +266,6 @@ class DeviceBackend(Backend):
         import torch
 
         from vsr.backends.tiling import free_cached_memory
-        from vsr.backends.torch_backend import frame_time
 
         d, slot, stream, n = self.device, self.scheduler.slots[0], self.scheduler.compute_stream, len(frames)
         self.pack(frames, slot.host_in[:n])

@@ -14,8 +14,8 @@ Memory: per tile, the state (``state_channels`` × tile at LR size, in the model
 previous frame; for ``vsr.models.temporal`` the state is the previous output folded to LR size
 (3 x scale^2 channels): at 16 bits, one output frame, 50 MB for a 4K output.
 
-With a ``backward`` stage (``vsr.models.backward_fusion.BackwardPass``: a model with a fusion stage, on the
-CPU backend) the whole stitched output of each frame goes through it, and ``stream`` gives back the frames
+With a ``backward`` stage (``vsr.models.backward_fusion.BackwardPass``: a model with a fusion stage) the
+whole stitched output of each frame goes through it, and ``stream`` gives back the frames
 that stage has finished: up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` frames later than they came in.
 """
 

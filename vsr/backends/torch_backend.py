@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsr.backends.base import Backend, carry_timing
+from vsr.backends.base import Backend, carry_timing, frame_time
 from vsr.backends.cpu_memory import keep_freed_memory
 from vsr.backends.recurrent import RecurrentRunner, frame_runner
 from vsr.errors import BackendError
@@ -166,8 +166,3 @@ class TorchBackend(Backend):
         if self._tiler is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
         return self._tiler(x.to(self.dtype).contiguous(memory_format=torch.channels_last))
-
-
-def frame_time(frame: av.VideoFrame) -> float | None:
-    """A frame's time in seconds (``None`` without a timestamp)."""
-    return None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)

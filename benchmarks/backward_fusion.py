@@ -14,7 +14,7 @@ blended where it agrees with the frame, back-projected), started at ``B_e = F_e`
 Chains stop at scene cuts (the pipeline's test), as the forward state restarts there. Each clip (the held-out
 clips of ``video_eval.py``, or ``--clips``) goes through the model frame by frame (fp32), by the video
 protocol (LR = MATLAB bicubic 1/scale, optionally ``--codec``). PSNR-Y (no shave) / tOF, mean per clip, then
-over the clips; ``forward`` is the forward pass alone (with ``--forward-steps 4``: what the GPU backends give).
+over the clips; ``forward`` is the forward pass alone (``--forward-steps 4``: the model run without the backward pass).
 
     PYTHONPATH=. python benchmarks/backward_fusion.py --model temporal --scale 4 --max-frames 40 \\
         --variants lag:1,lag:2,lag:4,block:16:4,all
@@ -125,12 +125,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap)
     ap.add_argument("--variants", default="lag:1,lag:2,lag:4,block:16:4,all")
-    ap.add_argument("--steps", type=int, default=BACKWARD_STEPS, help="back-projections in each backward step")
+    ap.add_argument("--steps", type=int, help="back-projections in each backward step (default: the pipeline's for the model)")
     ap.add_argument("--forward-steps", type=int, default=FORWARD_STEPS,
                     help="at most this many back-projections in the model's own fusion (the pipeline's, with the backward pass)")
     ap.add_argument("--warp", default="bicubic", choices=("bicubic", "bilinear"), help="how the later result is warped")
     args = ap.parse_args()
     net = temporal_model(args)
+    mode = net.fusion.mode if net.fusion is not None else "lr"
+    args.steps = BACKWARD_STEPS[mode] if args.steps is None else args.steps
     if net.fusion is not None:
         net.fusion.settings = replace(net.fusion.settings, steps=min(net.fusion.settings.steps, args.forward_steps))
     variants = args.variants.split(",")

@@ -136,7 +136,7 @@ def test_the_cpu_runner_gives_the_benchmarks_block_variant_as_frames_stream():
     outputs, frames, flows = bench.forward_pass(model, lr)
     back = [None if t == n - 1 else torch.from_numpy(invert_flow(flows[t + 1]))[None] for t in range(n)]
     stage = fusion.BackProjectionFusion("lr", 2, 255.0)
-    stage.settings = fusion.FusionSettings(stage.settings.alpha, stage.settings.sigma, BACKWARD_STEPS)
+    stage.settings = fusion.FusionSettings(stage.settings.alpha, stage.settings.sigma, BACKWARD_STEPS["lr"])
     starts = bench.chain_starts(f"block:{BLOCK_FRAMES}:{OVERLAP_FRAMES}", [n - 1] * n)
     expected = [(model.add_mean(b) / 255.0) for b in bench.backward_pass(stage, outputs, frames, back, starts, "bicubic")]
 

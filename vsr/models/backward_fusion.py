@@ -34,9 +34,10 @@ from vsr.models.temporal import warp_hr
 
 BLOCK_FRAMES = 16  # frames per block: a chain per block (measured best with OVERLAP_FRAMES = 4)
 OVERLAP_FRAMES = 4  # a block's chain starts this many frames after its last frame
-# back-projections per backward step, per fusion mode: onto the LR frame 4 (1: -0.04 dB at x4, -0.11 dB and less
-# steady at x2); onto the network's own output 1 (4: -0.03 dB on CRF 25 at x4)
-BACKWARD_STEPS = {"lr": 4, "output": 1}
+# back-projections per backward step, per fusion mode: onto the LR frame 2 (4: +0.01 dB at x4 and +0.04 at x2 for
+# 4% more time at x4; 1: -0.03 / -0.06 dB and less steady at x2); onto the network's own output 1 (4: -0.03 dB on
+# CRF 25 at x4)
+BACKWARD_STEPS = {"lr": 2, "output": 1}
 FORWARD_STEPS = 2  # the forward fusion's back-projections when the backward pass follows (4 gain nothing then)
 DEFAULT_FRAME_RATE = 25.0  # sizes the blocks of a stream with no frame rate
 

@@ -10,10 +10,11 @@ a segment of it); a block's chain starts ``overlap`` frames after its last frame
 most a block and ``overlap`` frames, and each frame costs ``(W + overlap) / W`` fusion steps for blocks of W
 frames. Chains stop at scene cuts and at the end of the stream.
 
-Measured offline (``benchmarks/backward_fusion.py``, docs/quality.md "A backward pass"): blocks of 16 frames
-and 4 more, x4 clean, held-out clips: 35.03 dB against 34.77 for the forward pass alone.
+Measured (docs/quality.md "A backward pass"): blocks of 16 frames and 4 more, x4 clean, held-out clips, through
+``vsr upscale``'s backend: 35.05 dB against 34.77 for the forward pass alone (``benchmarks/backward_fusion.py``
+measures the variants offline).
 
-``BackwardPass`` is the stage as the CPU backend runs it (``vsr.backends.recurrent.RecurrentRunner``), on a
+``BackwardPass`` is the stage as every backend runs it (``vsr.backends.recurrent.RecurrentRunner``), on a
 temporal model's pictures in [0, 1]. Memory: up to ``BLOCK_FRAMES + OVERLAP_FRAMES`` forward outputs held at
 16 bits (float16), 50 MB each for a 4K output, 1 GB in all; the delay is as many frames.
 """

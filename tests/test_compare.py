@@ -121,3 +121,26 @@ def test_compare_errors(clip, vsr, tmp_path):
     run = vsr("compare", clip, "--models", "bicubic", "-o", tmp_path / "x.jpg")
     assert run.returncode == 2 and "PNG" in run.stderr, str(run)
     assert not list(tmp_path.iterdir()), "nothing written on errors"
+
+
+def test_a_temporal_models_cell_is_what_upscale_writes_with_the_frames_before_and_after(clip, vsr, tmp_path):
+    """A temporal model with a backward pass: the crop is frame t of a whole ``vsr upscale`` run, which the
+    frames before t (its state) and after t (the backward pass) both shape."""
+    from test_temporal_model import tiny
+    from vsr.models.loader import save
+    from vsr.models.temporal import TemporalEDSR
+
+    model = TemporalEDSR(num_features=8, num_blocks=1, scale=2, fusion="lr")
+    model.load_state_dict(tiny(scale=2, seed=3).state_dict())
+    checkpoint = str(save(model.eval(), tmp_path / "fused.safetensors"))
+    t = 0.4  # frame 10 of 25: its block's chain starts at frame 19
+    result = compare(UpscaleOptions(input=clip, scale=2), [checkpoint], [t], Crop(64, 48, 8, 16))
+    out = tmp_path / "up.mkv"
+    run = vsr("upscale", clip, "--model", checkpoint, "--scale", "2", "--codec", "ffv1", "-o", out)
+    assert run.returncode == 0, str(run)
+    written = read_video(out, keep="rgb24").frames[10][16:64, 8:72]
+    assert np.array_equal(result.rows[0][1].image, written)
+    alone = tmp_path / "alone.mkv"  # without the frames after it, frame t comes out otherwise
+    run = vsr("upscale", clip, "--model", checkpoint, "--scale", "2", "--codec", "ffv1", "--duration", "0.44", "-o", alone)
+    assert run.returncode == 0, str(run)
+    assert not np.array_equal(read_video(alone, keep="rgb24").frames[10][16:64, 8:72], written)

@@ -129,10 +129,14 @@ def test_duplicate_frames_reuse_the_output_with_a_temporal_model(vsr, tmp_path, 
     assert len(pictures) == 12 and all(np.array_equal(pictures[2 * i], pictures[2 * i + 1]) for i in range(6))
 
 
-def test_tiled_temporal_upscale_writes_every_frame(vsr, tmp_path, temporal_checkpoint):
+@pytest.mark.parametrize("checkpoint", ["temporal_checkpoint", "fused_checkpoint"])
+def test_tiled_temporal_upscale_writes_every_frame(vsr, tmp_path, checkpoint, request):
+    """Tiles keep one state each; a backward pass runs on the whole stitched frames."""
+    temporal_checkpoint = request.getfixturevalue(checkpoint)
     src, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
     write_clip(src, panning(8, 48, 64))
     run = vsr("upscale", src, "-o", out, "--model", temporal_checkpoint, *LOSSLESS, "--tile", "32", "--tile-overlap", "4")
     assert run.returncode == 0, str(run)
     times, pictures = decode(out)
     assert len(pictures) == 8 and pictures[0].shape == (96, 128, 3)
+    assert times == [round(i / 25, 6) for i in range(8)], "every frame once, in order, with its time"

@@ -136,14 +136,14 @@ class TorchBackend(Backend):
 
     def _encode(self, done: Sequence[tuple[av.VideoFrame, torch.Tensor]]) -> list[av.VideoFrame]:
         """Output frames from ``(input frame, network output)`` pairs: resized, quantised, converted."""
-        if not done:
-            return []
-        y = self.quantise(torch.cat([out for _, out in done])).numpy()  # N,3,H,W float32, 16-bit levels
-        buf, results = self._buffers, []
-        for i, (frame, _) in enumerate(done):
-            for view, channel in zip(buf.out_planes, GBR_TO_RGB):
-                np.copyto(view, y[i, channel], casting="unsafe")
-            results.append(self.from_rgb(buf.rgb_out, frame))
+        buf, results, rows = self._buffers, [], max(1, self.spec.batch)
+        for first in range(0, len(done), rows):  # a batch at a time: a released block can be 20 frames
+            chunk = done[first : first + rows]
+            y = self.quantise(torch.cat([out for _, out in chunk])).numpy()  # N,3,H,W float32, 16-bit levels
+            for i, (frame, _) in enumerate(chunk):
+                for view, channel in zip(buf.out_planes, GBR_TO_RGB):
+                    np.copyto(view, y[i, channel], casting="unsafe")
+                results.append(self.from_rgb(buf.rgb_out, frame))
         return results
 
     def model_input(self, levels: torch.Tensor, model_in: torch.Tensor | None = None) -> torch.Tensor:

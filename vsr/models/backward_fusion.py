@@ -46,12 +46,13 @@ DEFAULT_FRAME_RATE = 25.0  # sizes the blocks of a stream with no frame rate
 def backward_chain(stage: BackProjectionFusion, outputs: Sequence[torch.Tensor], frames: Sequence[torch.Tensor],
                    flows: Sequence[torch.Tensor | None], start: int, stop: int, warp_mode: str) -> list[torch.Tensor]:
     """``[B_stop, ..., B_start]``: the chain from ``B_start = outputs[start]`` down to frame ``stop``; ``outputs``
-    and ``frames`` (LR) less the mean, ``flows[t]`` from frame ``t`` to ``t + 1`` (frames of one shot)."""
-    chain = [outputs[start].float()]
+    and ``frames`` (LR) less the mean, ``flows[t]`` from frame ``t`` to ``t + 1`` (frames of one shot). Computed
+    in float32, kept in the outputs' dtype (float16 in the pipeline: a block of 4K frames is 1 GB, not 2)."""
+    chain, later = [outputs[start]], outputs[start].float()
     has_past = torch.ones(1, 1, 1, 1, device=outputs[start].device)
     for t in range(start - 1, stop - 1, -1):
-        past = warp_hr(chain[-1], flows[t], stage.scale, warp_mode)
-        chain.append(stage(outputs[t].float(), past, frames[t].float(), has_past))
+        later = stage(outputs[t].float(), warp_hr(later, flows[t], stage.scale, warp_mode), frames[t].float(), has_past)
+        chain.append(later.to(outputs[t].dtype))
     return chain[::-1]
 
 

@@ -140,3 +140,22 @@ def test_tiled_temporal_upscale_writes_every_frame(vsr, tmp_path, checkpoint, re
     times, pictures = decode(out)
     assert len(pictures) == 8 and pictures[0].shape == (96, 128, 3)
     assert times == [round(i / 25, 6) for i in range(8)], "every frame once, in order, with its time"
+
+
+@pytest.mark.parametrize("checkpoint", ["temporal_checkpoint", "fused_checkpoint"])
+def test_the_cpu_backends_frames_do_not_depend_on_the_batch_size(tmp_path, checkpoint, request):
+    """The runner keeps its own copy of the previous frame: the backend's input buffer is refilled by the
+    next batch (a view of it once made every frame after the first of a batch see itself as its past)."""
+    from test_cuda_pipeline import _decode, _plan
+    from vsr.backends.torch_backend import TorchBackend
+
+    clip = tmp_path / "in.mkv"
+    write_clip(clip, panning(8, 48, 64))
+    frames, outputs = _decode(clip), {}
+    for batch in (1, 3, 8):
+        spec = _plan(clip, request.getfixturevalue(checkpoint), batch=batch, precision="fp32").backend_spec()
+        with TorchBackend(spec) as backend:
+            done = backend.run([frames[i : i + batch] for i in range(0, len(frames), batch)])
+            outputs[batch] = [f.to_ndarray(format="rgb24") for out in done for f in out]
+    assert len(outputs[1]) == 8
+    assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(outputs[1], outputs[3], outputs[8]))

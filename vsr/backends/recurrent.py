@@ -93,7 +93,8 @@ class RecurrentRunner:
         else:
             lr_flow = self._flow(g, self._prev_grey)
             prev, flow = self._prev, torch.from_numpy(lr_flow)[None].to(x.device)
-        self._prev, self._prev_rgb, self._prev_grey = x, rgb, g
+        # a copy: x can be a view of the backend's input buffer, which the next batch overwrites
+        self._prev, self._prev_rgb, self._prev_grey = x.clone(), rgb, g
         packed = torch.cat((x.float(), prev.float(), flow), dim=1)  # one tensor, so tiles slice all three alike
         y = run_tiled(self._tile_step(x.dtype), packed, scale=self.scale, tile=self.tile, overlap=self.overlap,
                       multiple=self.multiple)

@@ -161,10 +161,11 @@ class BackwardPass:
         self.fusion.reset()
 
     def _shifted(self, picture: torch.Tensor) -> torch.Tensor:
-        return picture.float() * self.range - self.mean.to(picture.device)
+        self.mean = self.mean.to(picture.device)  # once: the frames stay on one device
+        return picture.float() * self.range - self.mean
 
     def _pictures(self, done: list[tuple[Any, torch.Tensor]]) -> list[tuple[Any, torch.Tensor]]:
-        return [(tag, (b + self.mean.to(b.device)) / self.range) for tag, b in done]
+        return [(tag, (b.float() + self.mean) / self.range) for tag, b in done]
 
 
 def backward_pass_for(module: torch.nn.Module, frame_rate: float | None) -> BackwardPass | None:

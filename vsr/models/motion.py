@@ -73,32 +73,28 @@ def content_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(hsv(a) - hsv(b)).mean())
 
 
-def align(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` (HxW or HxWxC) sampled at ``p + flow(p)``, bilinear, edges repeated: ``prev`` aligned onto
-    ``cur`` for ``flow(cur, prev)``. ``flow`` may be at a lower resolution: it is then upsampled and
-    scaled to the image's size (the HR warp of an LR flow)."""
+def align(image: np.ndarray, flow: np.ndarray, mode: str = "bilinear") -> np.ndarray:
+    """``image`` (HxW or HxWxC, C <= 4) sampled at ``p + flow(p)``, ``mode`` ``"bilinear"`` or ``"bicubic"``
+    (a = -0.75), edges repeated: ``prev`` aligned onto ``cur`` for ``flow(cur, prev)``. ``flow`` may be at a
+    lower resolution: it is then upsampled and scaled to the image's size (the HR warp of an LR flow)."""
     import cv2
 
     h, w = image.shape[:2]
     s = w / flow.shape[2]
     if flow.shape[1:] != (h, w):
         flow = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in flow]) * s
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, xs + flow[0], ys + flow[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    columns, rows = np.arange(w, dtype=np.float32)[None], np.arange(h, dtype=np.float32)[:, None]
+    interpolation = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}[mode]
+    return cv2.remap(image, flow[0] + columns, flow[1] + rows, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def invert_flow(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
     """The flow the other way: for ``flow(a, b)`` (where each pixel of ``a`` lies in ``b``) an estimate of
     ``flow(b, a)``, by the fixed point ``inv(p) = -flow(p + inv(p))`` (bilinear, edges repeated), started at
     ``-flow``. Where motion is smooth three iterations are enough; no new estimate from the pictures is made."""
-    import cv2
-
-    _, h, w = flow.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     inverse = -flow
     for _ in range(iterations):
-        mx, my = xs + inverse[0], ys + inverse[1]
-        inverse = -np.stack([cv2.remap(c, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in flow])
+        inverse = -np.stack([align(c, inverse) for c in flow])
     return np.ascontiguousarray(inverse, dtype=np.float32)
 
 

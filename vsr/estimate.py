@@ -7,9 +7,10 @@ input at a time; a larger frame or a GPU times the network on one tile (the plan
 choice, first-touch memory, clocks): calls go on until two in a row agree within 15% (at most
 ``_MAX_CALLS`` or ``_BUDGET_SECONDS``), and the median of the last three is the time per call. A tile much
 smaller than the frame under-estimates it (a 180x320 frame's activations stay in the caches, a 720p
-frame's do not: EDSR-baseline bf16 here, 3.5 vs 5.3 us/px), hence the large tile. Encoding a few
-frames of the output size with the plan's encoder is timed too: on a CPU it shares the cores with the
-model, so it adds to each frame; on a GPU it overlaps, and the slower of the two sets the pace. The
+frame's do not: EDSR-baseline bf16 here, 3.5 vs 5.3 us/px), hence the large tile. A temporal model's
+backward stage runs on whole frames across batches, so its work per frame is timed on its own and added.
+Encoding a few frames of the output size with the plan's encoder is timed too: on a CPU it shares the cores
+with the model, so it adds to each frame; on a GPU it overlaps, and the slower of the two sets the pace. The
 model's loading time and the warm-up's extra time are added once (the run loads and warms its own
 backend). Resamplers are not calibrated (swscale runs at hundreds of frames per second).
 """
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -118,6 +120,7 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
     else:
         th, tw = _calibration_tile(height, width)
         tiles = height * width / (th * tw)
+    sync = torch.cuda.synchronize if spec.device.startswith("cuda") else (lambda: None)
     started = time.perf_counter()
     with backend_for(spec) as backend, torch.inference_mode():
         loading = time.perf_counter() - started  # the run loads the model once too
@@ -128,17 +131,31 @@ def estimate(plan: Plan, frames: int | None) -> Estimate | None:
             what = f"{height}x{width} frame" + (f" x{len(batch)}" if len(batch) > 1 else "")
         else:
             x = torch.rand(1, 3, th, tw, device=spec.device).to(backend.dtype).contiguous(memory_format=torch.channels_last)
-            sync = torch.cuda.synchronize if spec.device.startswith("cuda") else (lambda: None)
             per_call, runs, warming = steady_seconds(lambda: _seconds(lambda: (backend.infer(x), sync())))
             per_model = per_call * tiles
             warming *= tiles
             what = f"{th}x{tw} tile"
+        backward = _backward_seconds(backend, height, width, sync)
+        per_model += backward
     encode = _encode_seconds(plan, decoded)
     per_frame = per_model + encode if on_cpu else max(per_model, encode)
     total = per_frame * frames + loading + warming if frames else None
     advice = FASTER_ON_CPU if on_cpu and total and total > _SLOW_ON_CPU else None
     return Estimate(per_frame, frames, total, spec.device, spec.precision,
-                    f"{what}, median of {min(runs, 3)}: {per_call:.3f} s; encode {encode:.3f} s/frame", advice, encode)
+                    f"{what}, median of {min(runs, 3)}: {per_call:.3f} s; "
+                    + (f"backward pass {backward:.3f} s/frame; " if backward else "")
+                    + f"encode {encode:.3f} s/frame", advice, encode)
+
+
+def _backward_seconds(backend: Any, height: int, width: int, sync: Callable[[], None]) -> float:
+    """Seconds per frame of a temporal model's backward stage (0 without one): it runs on whole frames after the
+    network, across batches, so the calls timed above leave it out."""
+    held = backend.backward_pass
+    if held is None:
+        return 0.0
+    inverse, step, steps_per_frame = held.calibration(height, width, backend.spec.device)
+    seconds = [steady_seconds(lambda work=work: _seconds(lambda: (work(), sync())))[0] for work in (inverse, step)]
+    return seconds[0] + seconds[1] * steps_per_frame
 
 
 def _calibration_tile(height: int, width: int) -> tuple[int, int]:

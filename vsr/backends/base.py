@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import av
 
     from vsr.backends.spec import BackendSpec
+    from vsr.models.backward_fusion import BackwardPass
 
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class Backend(ABC):
         runner = getattr(self, "_tiler", None)
         if hasattr(runner, "reset"):
             runner.reset()
+
+    @property
+    def backward_pass(self) -> BackwardPass | None:
+        """A temporal model's backward stage (``vsr.models.backward_fusion``), which holds frames; None for others."""
+        return getattr(getattr(self, "_tiler", None), "backward", None)
 
     @abstractmethod
     def process(self, frames: Sequence[av.VideoFrame]) -> list[av.VideoFrame]:

@@ -22,7 +22,7 @@ temporal model's pictures in [0, 1]. Memory: up to ``BLOCK_FRAMES + OVERLAP_FRAM
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -81,7 +81,7 @@ class BackwardFusion:
         if block_seconds <= 0 or overlap < 0 or block_frames < 1:
             raise ValueError("block_seconds must be > 0, overlap >= 0 and block_frames >= 1")
         self.stage, self.block_seconds, self.overlap, self.warp_mode = stage, block_seconds, overlap, warp_mode
-        self.max_pending = 2 * (block_frames + overlap)
+        self.block_frames, self.max_pending = block_frames, 2 * (block_frames + overlap)
         self._pending: list[Pending] = []
         self._flows: list[torch.Tensor] = []  # _flows[i]: from _pending[i] to _pending[i + 1]
 
@@ -159,6 +159,23 @@ class BackwardPass:
 
     def reset(self) -> None:
         self.fusion.reset()
+
+    def calibration(self, height: int, width: int, device: str | torch.device = "cpu") -> tuple[Callable[[], Any], Callable[[], Any], float]:
+        """What the stage adds to a frame of ``height`` x ``width`` LR pixels beyond a batch taken as a stream of
+        its own (what ``vsr.estimate`` times), for timing: (the inverse of its flow, one chain step, chain steps per
+        frame: ``(W + overlap - 1) / W`` for blocks of ``W`` frames). The pending frames are untouched."""
+        fusion = self.fusion
+        flow = np.zeros((2, height, width), dtype=np.float32)
+        lr = self._shifted(torch.rand(1, 3, height, width, device=device))
+        out = self._shifted(torch.rand(1, 3, height * fusion.stage.scale, width * fusion.stage.scale, device=device)).half()
+        later = torch.from_numpy(invert_flow(flow))[None].to(device)
+
+        def step() -> None:
+            with torch.inference_mode():
+                backward_chain(fusion.stage, [out, out], [lr, lr], [later], 1, 0, fusion.warp_mode)
+
+        w = fusion.block_frames
+        return (lambda: invert_flow(flow)), step, (w + fusion.overlap - 1) / w
 
     def _shifted(self, picture: torch.Tensor) -> torch.Tensor:
         self.mean = self.mean.to(picture.device)  # once: the frames stay on one device

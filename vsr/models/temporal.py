@@ -40,7 +40,7 @@ from torch import nn
 from vsr.models.base import SRModel
 from vsr.models import edsr
 from vsr.models.fusion import BackProjectionFusion
-from vsr.models.motion import align
+from vsr.models.opencv_ops import remap, runs_in_opencv
 from vsr.models.edsr import MeanShift, ResBlock, Upsampler
 from vsr.models.spec import Architecture, Detected, Layout, Shapes, StateDict, indices, isqrt_exact, shuffle_scale
 
@@ -54,9 +54,9 @@ def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.T
 
     Computed in float32 on a contiguous tensor: PyTorch's CPU ``grid_sample`` crashes on large bf16
     channels-last input (torch 2.14) and is 3.5x slower in bf16 than in float32. Inference on the CPU
-    takes OpenCV's ``remap`` instead (``_remap``)."""
-    if _remaps(x, flow):
-        return _remap(x, flow, mode)
+    takes OpenCV's ``remap`` instead (``vsr.models.opencv_ops``)."""
+    if runs_in_opencv(x, flow):
+        return remap(x, flow, mode)
     n, _, h, w = x.shape
     ys = torch.arange(h, dtype=flow.dtype, device=flow.device).view(1, h, 1).expand(n, h, w)
     xs = torch.arange(w, dtype=flow.dtype, device=flow.device).view(1, 1, w).expand(n, h, w)
@@ -67,26 +67,10 @@ def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.T
     return out.to(x.dtype)
 
 
-def _remaps(x: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether ``warp`` can run as OpenCV's ``remap``: CPU inference of up to 4 channels, not traced or exported."""
-    traced = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or flow.requires_grad)
-    return x.device.type == "cpu" and flow.device.type == "cpu" and x.shape[1] <= 4 and not traced and not needs_grad
-
-
-def _remap(x: torch.Tensor, flow: torch.Tensor, mode: str) -> torch.Tensor:
-    """``warp`` by OpenCV's ``remap`` (``vsr.models.motion.align``): the same sampling within 1e-4 of the pixel
-    range, 2x faster bicubic and up to 1.4x bilinear at 640x360-1280x720 (2 cores)."""
-    n, c, h, w = x.shape
-    out = torch.empty((n, h, w, c), dtype=torch.float32)
-    for i in range(n):
-        picture = x[i].float().permute(1, 2, 0).contiguous().numpy()
-        out[i] = torch.from_numpy(align(picture, flow[i].float().numpy(), mode).reshape(h, w, c))
-    return out.permute(0, 3, 1, 2).contiguous().to(x.dtype)
-
-
 def warp_hr(picture: torch.Tensor, flow: torch.Tensor, scale: int, mode: str = "bilinear") -> torch.Tensor:
     """An HR picture warped by an LR ``flow``, upsampled (bilinear) and scaled to the picture's resolution."""
+    if runs_in_opencv(picture, flow):
+        return remap(picture, flow, mode)  # upsamples the flow itself
     if scale != 1:
         flow = F.interpolate(flow, scale_factor=scale, mode="bilinear", align_corners=False) * scale
     return warp(picture, flow, mode)

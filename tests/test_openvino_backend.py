@@ -66,6 +66,27 @@ def test_openvino_frames_match_pytorch(make_clip, edsr_checkpoint, vsr, tmp_path
             assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1
 
 
+@needs_openvino
+def test_openvino_runs_a_temporal_model_as_pytorch_does(make_clip, vsr, tmp_path) -> None:
+    """The shipped temporal-x2 (with its fusion): the network takes four inputs and gives two (frame, previous
+    frame, state, flow -> output, state); the flow and the backward pass stay the CPU backend's. Same frames
+    within two codes, each engine carrying its own state."""
+    clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=6, codec="ffv1", content="gradient")
+    outputs = {}
+    for backend in ("torch", "openvino"):
+        out = tmp_path / f"{backend}.mkv"
+        run = vsr("upscale", clip, "--model", "temporal", "--scale", "2", "--backend", backend, "--precision", "fp32",
+                  "--codec", "ffv1", "--no-estimate", "-q", "--json", "-o", out)
+        assert run.returncode == 0, str(run)
+        assert run.json()["model"] == "temporal"
+        outputs[backend] = read_video(out, keep="yuv")
+    ours, theirs = outputs["openvino"], outputs["torch"]
+    assert ours.times == theirs.times and len(ours.frames) == 6
+    for a, b in zip(ours.frames, theirs.frames):
+        for pa, pb in zip(a, b):
+            assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 2
+
+
 def test_a_resampler_cannot_run_in_openvino(make_clip, tmp_path) -> None:
     from vsr.errors import UsageError
 

@@ -55,12 +55,14 @@ class OpenVINOBackend(TorchBackend):
                                f"{PRECISION_OF.get(runs, 'fp32')} or --backend torch")
         request = compiled.create_infer_request()
 
-        def run(x: torch.Tensor) -> torch.Tensor:
-            try:  # the input is read in place; outputs are copied out of OpenVINO's buffers
-                result = request.infer({0: x.contiguous().numpy()}, share_inputs=True)
+        def run(*inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+            """The network on its inputs: a frame, or a temporal model's frame, previous frame, state and flow."""
+            try:  # the inputs are read in place; outputs are copied out of OpenVINO's buffers
+                result = request.infer({i: t.contiguous().numpy() for i, t in enumerate(inputs)}, share_inputs=True)
             except RuntimeError as exc:
                 raise _error(exc) from exc
-            return torch.from_numpy(result[0])
+            outputs = tuple(torch.from_numpy(result[i]) for i in range(len(result)))
+            return outputs[0] if len(outputs) == 1 else outputs
 
         return torch.float32, run
 

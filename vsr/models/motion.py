@@ -21,6 +21,8 @@ at the start of a shot, so the last shot is not carried into the next.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 CUT_THRESHOLD = 27.0
@@ -80,12 +82,23 @@ def align(image: np.ndarray, flow: np.ndarray, mode: str = "bilinear") -> np.nda
     import cv2
 
     h, w = image.shape[:2]
-    s = w / flow.shape[2]
-    if flow.shape[1:] != (h, w):
-        flow = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in flow]) * s
-    columns, rows = np.arange(w, dtype=np.float32)[None], np.arange(h, dtype=np.float32)[:, None]
+    positions = np.ascontiguousarray(flow.transpose(1, 2, 0), dtype=np.float32)  # HxWx2: one map for remap
+    if positions.shape[:2] != (h, w):
+        positions = cv2.resize(positions, (w, h), interpolation=cv2.INTER_LINEAR)
+        positions *= w / flow.shape[2]
+    positions += _pixel_grid(h, w)
     interpolation = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}[mode]
-    return cv2.remap(image, flow[0] + columns, flow[1] + rows, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> np.ndarray:
+    """HxWx2 float32: each pixel's (x, y)."""
+    grid = np.empty((h, w, 2), dtype=np.float32)
+    grid[..., 0] = np.arange(w, dtype=np.float32)[None]
+    grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
+    grid.setflags(write=False)
+    return grid
 
 
 def invert_flow(flow: np.ndarray, iterations: int = 3) -> np.ndarray:

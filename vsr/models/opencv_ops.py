@@ -8,7 +8,6 @@ within the fusion (the copies in and out of NumPy). Training (gradients), tracin
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from vsr.models.motion import align
@@ -25,18 +24,12 @@ def runs_in_opencv(*tensors: torch.Tensor) -> bool:
     return not grad and all(t.device.type == "cpu" and t.shape[1] <= MAX_CHANNELS for t in tensors)
 
 
-def _pictures(x: torch.Tensor) -> list[np.ndarray]:
-    return [x[i].float().permute(1, 2, 0).contiguous().numpy() for i in range(x.shape[0])]
-
-
-def _tensor(pictures: list[np.ndarray], channels: int, dtype: torch.dtype) -> torch.Tensor:
-    h, w = pictures[0].shape[:2]
-    stacked = np.stack([p.reshape(h, w, channels) for p in pictures])
-    return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous().to(dtype)
-
-
 def remap(x: torch.Tensor, flow: torch.Tensor, mode: str) -> torch.Tensor:
     """``vsr.models.temporal.warp`` of ``x`` (N,C,H,W) by ``flow`` (N,2,h,w in pixels; at a lower resolution it
     is upsampled bilinearly and scaled first, the HR warp of an LR flow): the same sampling within 1e-4."""
-    flows = [f.float().numpy() for f in flow]
-    return _tensor([align(p, f, mode) for p, f in zip(_pictures(x), flows)], x.shape[1], x.dtype)
+    n, c, h, w = x.shape
+    out = []
+    for picture, f in zip(x, flow):
+        hwc = picture.permute(1, 2, 0).float().contiguous().numpy()  # no copy for channels-last float32
+        out.append(torch.from_numpy(align(hwc, f.float().numpy(), mode).reshape(h, w, c)).permute(2, 0, 1))
+    return (out[0][None] if n == 1 else torch.stack(out)).contiguous().to(x.dtype)

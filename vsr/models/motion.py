@@ -82,7 +82,7 @@ def align(image: np.ndarray, flow: np.ndarray, mode: str = "bilinear") -> np.nda
     import cv2
 
     h, w = image.shape[:2]
-    positions = np.ascontiguousarray(flow.transpose(1, 2, 0), dtype=np.float32)  # HxWx2: one map for remap
+    positions = np.array(flow.transpose(1, 2, 0), dtype=np.float32, order="C")  # HxWx2, a copy: one map for remap
     if positions.shape[:2] != (h, w):
         positions = cv2.resize(positions, (w, h), interpolation=cv2.INTER_LINEAR)
         positions *= w / flow.shape[2]

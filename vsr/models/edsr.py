@@ -45,7 +45,7 @@ class ResBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x) * self.res_scale
+        return torch.add(x, self.body(x), alpha=self.res_scale)  # one pass over the features, not two
 
 
 class Upsampler(nn.Sequential):

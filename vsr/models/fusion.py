@@ -113,8 +113,8 @@ class BackProjectionFusion(nn.Module):
         y, past, x, has_past = y.float(), past.float(), x.float(), has_past.float()
         target = x if self.mode == "lr" else self.down(y)
         error = (self.down(past) - target).abs().mean(dim=1, keepdim=True)
-        weight = self.up(torch.exp(-(error / self.sigma) ** 2) * (self.settings.alpha * has_past))  # alpha * c
-        fused = torch.lerp(y, past, weight)  # y + alpha * c * (past - y) in one pass
+        confidence = self.up(torch.exp(-(error / self.sigma) ** 2) * has_past)
+        fused = y + self.settings.alpha * confidence * (past - y)
         for _ in range(self.settings.steps):
-            fused += self.up(target - self.down(fused))
+            fused = fused + self.up(target - self.down(fused))
         return fused.to(dtype)

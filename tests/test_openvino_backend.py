@@ -44,26 +44,34 @@ def test_asking_for_openvino_where_it_cannot_run_is_an_error(make_clip, edsr_che
         cpu_plan(make_clip(tmp_path / "in.mp4", frames=2), edsr_checkpoint, backend="openvino")
 
 
+def assert_backends_agree(vsr, clip, tmp_path, frames: int, codes: int, *options) -> list[dict]:
+    """``vsr upscale clip`` with ``options`` on PyTorch and on OpenVINO (fp32): each run reports its backend;
+    timestamps and frame count identical, every output pixel within ``codes``. Returns the runs' summaries."""
+    outputs, summaries = {}, []
+    for backend in ("torch", "openvino"):
+        out = tmp_path / f"{backend}.mkv"
+        run = vsr("upscale", clip, *options, "--backend", backend, "--precision", "fp32", "--codec", "ffv1",
+                  "--no-estimate", "-q", "--json", "-o", out)
+        assert run.returncode == 0, str(run)
+        summaries.append(run.json())
+        assert summaries[-1]["backend"] == backend
+        outputs[backend] = read_video(out, keep="yuv")
+    ours, theirs = outputs["openvino"], outputs["torch"]
+    assert ours.times == theirs.times and len(ours.frames) == frames
+    for a, b in zip(ours.frames, theirs.frames):
+        for pa, pb in zip(a, b):
+            assert np.abs(pa.astype(int) - pb.astype(int)).max() <= codes
+    return summaries
+
+
 @needs_openvino
 @pytest.mark.parametrize("tile", [0, 32])
 def test_openvino_frames_match_pytorch(make_clip, edsr_checkpoint, vsr, tmp_path, tile) -> None:
     """Same network, same fp32 arithmetic up to kernel order: every output pixel within one code,
     whole frames and tiled alike; timestamps and frame count identical."""
     clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=5, codec="ffv1", content="gradient")
-    outputs = {}
-    for backend in ("torch", "openvino"):
-        out = tmp_path / f"{backend}.mkv"
-        run = vsr("upscale", clip, "--model", edsr_checkpoint, "--scale", "2", "--backend", backend,
-                  "--precision", "fp32", "--tile", tile, "--tile-overlap", 8 if tile else 0,
-                  "--codec", "ffv1", "--no-estimate", "-q", "--json", "-o", out)
-        assert run.returncode == 0, str(run)
-        assert run.json()["backend"] == backend
-        outputs[backend] = read_video(out, keep="yuv")
-    ours, theirs = outputs["openvino"], outputs["torch"]
-    assert ours.times == theirs.times and len(ours.frames) == 5
-    for a, b in zip(ours.frames, theirs.frames):
-        for pa, pb in zip(a, b):
-            assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1
+    assert_backends_agree(vsr, clip, tmp_path, 5, 1, "--model", edsr_checkpoint, "--scale", "2",
+                          "--tile", tile, "--tile-overlap", 8 if tile else 0)
 
 
 @needs_openvino
@@ -72,19 +80,8 @@ def test_openvino_runs_a_temporal_model_as_pytorch_does(make_clip, vsr, tmp_path
     frame, state, flow -> output, state); the flow and the backward pass stay the CPU backend's. Same frames
     within two codes, each engine carrying its own state."""
     clip = make_clip(tmp_path / "in.mkv", size=(64, 48), frames=6, codec="ffv1", content="gradient")
-    outputs = {}
-    for backend in ("torch", "openvino"):
-        out = tmp_path / f"{backend}.mkv"
-        run = vsr("upscale", clip, "--model", "temporal", "--scale", "2", "--backend", backend, "--precision", "fp32",
-                  "--codec", "ffv1", "--no-estimate", "-q", "--json", "-o", out)
-        assert run.returncode == 0, str(run)
-        assert run.json()["model"] == "temporal"
-        outputs[backend] = read_video(out, keep="yuv")
-    ours, theirs = outputs["openvino"], outputs["torch"]
-    assert ours.times == theirs.times and len(ours.frames) == 6
-    for a, b in zip(ours.frames, theirs.frames):
-        for pa, pb in zip(a, b):
-            assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 2
+    runs = assert_backends_agree(vsr, clip, tmp_path, 6, 2, "--model", "temporal", "--scale", "2")
+    assert [run["model"] for run in runs] == ["temporal", "temporal"]
 
 
 def test_a_resampler_cannot_run_in_openvino(make_clip, tmp_path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from vsr.backends import gpu_color as gc
 from vsr.backends.base import Backend, carry_timing, frame_time
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+T = TypeVar("T")
 TEMPORAL_OUT_OF_MEMORY = ("out of GPU memory with a temporal model (its frames cannot be run again): "
                           "use --batch 1, --tile 512 or a smaller --to size")
 
@@ -69,6 +70,20 @@ def strict_fp32() -> Callable[[], None]:
             torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = before
 
     return restore
+
+
+def _once_or_advice(work: Callable[[], T]) -> T:
+    """``work()`` for a temporal model, whose frames cannot be run again: out of GPU memory, it stops with advice."""
+    import torch
+
+    from vsr.backends.tiling import free_cached_memory
+
+    try:
+        return work()
+    except torch.cuda.OutOfMemoryError:
+        pass  # raise outside the handler, which keeps the failed attempt's tensors
+    free_cached_memory()
+    raise BackendError(TEMPORAL_OUT_OF_MEMORY)
 
 
 def _dtype(precision: str) -> torch.dtype:
@@ -176,13 +191,8 @@ class DeviceBackend(Backend):
         from vsr.backends.recurrent import RecurrentRunner
 
         if isinstance(getattr(self, "_tiler", None), RecurrentRunner):  # its frames cannot be replayed
-            try:
-                self._compute_frames(dev_in, dev_out)
-                return
-            except torch.cuda.OutOfMemoryError:
-                pass  # raise outside the handler, which keeps the failed attempt's tensors
-            free_cached_memory()
-            raise BackendError(TEMPORAL_OUT_OF_MEMORY)
+            _once_or_advice(lambda: self._compute_frames(dev_in, dev_out))
+            return
         while True:
             step = min(n, self.frames_per_pass or n)
             try:
@@ -253,19 +263,14 @@ class DeviceBackend(Backend):
 
     # -- a temporal model's backward pass: outputs come later than their frames ---------------------------
     def _holds_frames(self) -> bool:
-        from vsr.backends.recurrent import RecurrentRunner
-
         if self.scheduler is None:
             raise BackendError(f"{type(self).__name__} used outside 'with': open() it first")
-        runner = getattr(self, "_tiler", None)
-        return isinstance(runner, RecurrentRunner) and runner.backward is not None
+        return self.backward_pass is not None
 
     def _streamed(self, frames: Sequence[av.VideoFrame]) -> list[tuple[av.VideoFrame, torch.Tensor]]:
         """Run a batch through the runner (one slot, no double-buffering: the recurrence waits for each
         frame's flow on the host anyway); the ``(frame, output)`` pairs its backward pass has finished."""
         import torch
-
-        from vsr.backends.tiling import free_cached_memory
 
         d, slot, stream, n = self.device, self.scheduler.slots[0], self.scheduler.compute_stream, len(frames)
         self.pack(frames, slot.host_in[:n])
@@ -276,14 +281,12 @@ class DeviceBackend(Backend):
                 x = self.runner_input(self._rgb(slot.dev_in[:n]))
                 return self._tiler.stream(x, frames, [frame_time(f) for f in frames])
 
-        try:
+        def run_and_wait() -> list:
             done = d.launch(stream, run)
             d.synchronize_all()  # host_in is packed again for the next batch
             return done
-        except torch.cuda.OutOfMemoryError:
-            pass  # raise outside the handler, which keeps the failed attempt's tensors
-        free_cached_memory()
-        raise BackendError(TEMPORAL_OUT_OF_MEMORY)
+
+        return _once_or_advice(run_and_wait)
 
     def _outputs(self, done: Sequence[tuple[av.VideoFrame, torch.Tensor]]) -> list[av.VideoFrame]:
         """Output frames for finished ``(frame, network output)`` pairs, a batch's rows at a time."""

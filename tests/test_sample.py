@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, read_video
-from vsr.models.registry import DEFAULT_MODEL
+from vsr.models.default_choice import COMPRESSED_MODEL
 
 
 def test_sample_writes_a_decodable_clip(vsr, tmp_path):
@@ -34,13 +34,15 @@ def test_sample_again_and_conflicts(vsr, tmp_path):
 
 
 def test_readme_first_command_on_the_sample(vsr, tmp_path):
-    """`vsr sample && vsr upscale sample.mp4 --to 1080p` with the default model (two frames of it)."""
+    """`vsr sample && vsr upscale sample.mp4 --to 1080p` with the default model (two frames of it): the sample is
+    a compressed web copy (H.264, mean QP about 30), so the default runs the archive model, and says why."""
     assert vsr("sample", cwd=tmp_path).returncode == 0
     run = vsr("upscale", "sample.mp4", "--to", "1080p", "--duration", "0.05", cwd=tmp_path)
     assert run.returncode == 0, str(run)
     result = tmp_path / "sample.1080p.mp4"
     assert f"wrote {result}" in run.stderr, "says where the result is"
-    assert f"{DEFAULT_MODEL} (x4)" in run.stderr
+    assert f"{COMPRESSED_MODEL} (x4)" in run.stderr
+    assert "picked for compressed input: h264, mean QP" in run.stderr
     out = read_video(result)
     assert (out.width, out.height) == (1920, 1080) and len(out.times) == 2
 

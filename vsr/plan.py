@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import StreamInfo, VideoInfo, probe
 from vsr.io.reader import Section
 from vsr.io.spec import EncoderSpec
+from vsr.models.default_choice import DefaultModel, default_model
 from vsr.models.resolver import resolve
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class Plan:
     backend_detail: str = ""  # the "fallback" basis: why not the backends auto prefers
     precision_reason: str = ""  # why this precision (vsr.backends.precision)
     skip_duplicates: bool = False  # repeated pictures reuse the previous output (learned models only)
+    model_basis: str = ""  # why this model when --model was not given (vsr.models.default_choice); "" when it was
     model_loader: str = ""  # which loader took the model and why (vsr.models.loaded.ModelFacts.why)
     model_links: tuple[str, ...] = ()  # a chain's links in order, each "arch xS (loader)"
     warmup_frames: int = 0  # a temporal model's frames run, not written, before a segment's start (0: not temporal)
@@ -309,6 +311,21 @@ def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _default_model(opts: UpscaleOptions, info: VideoInfo, needed: float | None) -> DefaultModel:
+    """The model for input ``--model`` does not name: by how hard its codec quantised the section, and the
+    default family's member for the job (its x2 for a job with no target size, as ``_model_choice``)."""
+    from vsr.io.quantizer import MEASURABLE, measure
+
+    scales = sorted(resolve(None).scales)
+    scale = choose_scale(scales, needed) if needed else scales[0]
+    quantizer = None
+    if info.codec in MEASURABLE:
+        start = opts.start or 0.0
+        end = start + opts.duration if opts.duration else info.duration
+        quantizer = measure(info.path, info.stream_index, start, end)
+    return default_model(quantizer, info.codec, scale)
+
+
 def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:
     """(model name, load source, native scale, available scales)."""
     resolved = resolve(opts.model, arch=opts.arch)
@@ -427,6 +444,9 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
             f"output {width}x{height} is not larger than the input {info.width}x{info.height}: vsr only upscales"
         )
     network_needs = network_ratio(info.width, info.height, width, height) if width else None
+    default = None if opts.model else _default_model(opts, info, network_needs)
+    if default:
+        opts = replace(opts, model=default.name)
     model, source, model_scale, _ = _model_choice(opts, network_needs)
     if source is None and not width:
         raise UsageError(f"{model} has no native scale: give --to (e.g. 4k) or --scale (e.g. 2)")
@@ -493,6 +513,7 @@ def make_plan(opts: UpscaleOptions, info: VideoInfo | None = None, *, check_path
         warmup_frames=warmup,
         lookahead_frames=lookahead,
         temporal_note=how_temporal,
+        model_basis=default.reason if default else "",
         model_loader=model_facts.why if model_facts else "",
         model_links=tuple(f"{f.arch} x{f.scale} ({f.loader})" for f in model_facts.links) if model_facts else (),
     )

@@ -43,6 +43,7 @@ def probe(as_json: bool, with_estimate: bool, debug: bool, **kwargs) -> None:
          + (f" crf {plan.crf}" if plan.crf is not None else "") + (f" preset {plan.preset}" if plan.preset else "")),
         ("codec", f"{plan.codec}: {plan.codec_reason}"),
         ("model", f"{plan.model} (x{plan.model_scale})" if not plan.is_resampler else f"{plan.model} (resampler)"),
+        *([("why", plan.model_basis)] if plan.model_basis else []),
         *([("loader", plan.model_loader)] if plan.model_loader else []),
         *([("links", " -> ".join(plan.model_links))] if plan.model_links else []),
         *([("temporal", plan.temporal_note)] if plan.temporal_note else []),

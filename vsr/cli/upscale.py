@@ -143,6 +143,8 @@ def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, with_es
         check_output(plan.output, plan.source.path, plan.overwrite)
     echo(f"vsr: {plan.source.width}x{plan.source.height} -> {plan.width}x{plan.height} with {plan.model}"
          f" (x{plan.model_scale}) on {plan.backend}/{plan.device} [{plan.backend_reason}]")
+    if plan.model_basis:
+        echo(f"vsr: {plan.model}: {plan.model_basis}")
     if plan.temporal_note:
         echo(f"vsr: temporal model: {plan.temporal_note}")
     for note in plan.notes:
@@ -165,7 +167,7 @@ def _upscale_one(path: Path, kwargs: dict, job: JobOptions, quiet: bool, with_es
     return {
         "input": str(path), "output": result.output, "frames": result.frames, "seconds": round(result.seconds, 3),
         "fps": round(result.fps, 2), "width": plan.width, "height": plan.height, "model": plan.model,
-        "model_scale": plan.model_scale, "backend": plan.backend, "device": plan.device,
+        "model_scale": plan.model_scale, "model_basis": plan.model_basis, "backend": plan.backend, "device": plan.device,
         "precision": plan.precision, "codec": plan.codec, "pix_fmt": plan.pix_fmt,
         "damaged_packets": result.decode.damaged_packets, "deinterlaced": result.deinterlaced,
         "reused_duplicates": result.reused, "segments": result.segments, "resumed_frames": result.resumed_frames,

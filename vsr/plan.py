@@ -312,18 +312,17 @@ def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
 
 
 def _default_model(opts: UpscaleOptions, info: VideoInfo, needed: float | None) -> DefaultModel:
-    """The model for input ``--model`` does not name: by how hard its codec quantised the section, and the
-    default family's member for the job (its x2 for a job with no target size, as ``_model_choice``)."""
-    from vsr.io.quantizer import MEASURABLE, measure
+    """The model for input ``--model`` does not name: by how damaged a sample of the section's frames is, and
+    the default family's member for the job (its x2 for a job with no target size, as ``_model_choice``)."""
+    from vsr.io.damage import InputDamage, measure
 
     scales = sorted(resolve(None).scales)
     scale = choose_scale(scales, needed) if needed else scales[0]
-    quantizer = None
-    if info.codec in MEASURABLE:
+    damage = InputDamage(None, None)
+    if info.path.is_file():  # not a clip held in memory (vsr eval)
         start = opts.start or 0.0
-        end = start + opts.duration if opts.duration else info.duration
-        quantizer = measure(info.path, info.stream_index, start, end)
-    return default_model(quantizer, info.codec, scale)
+        damage = measure(info.path, info.stream_index, start, start + opts.duration if opts.duration else info.duration)
+    return default_model(damage, info.codec, scale)
 
 
 def _model_choice(opts: UpscaleOptions, needed: float | None) -> tuple[str, str | None, int, list[int]]:

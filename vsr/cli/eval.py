@@ -27,7 +27,7 @@ VIDEO_ONLY = ("--codec", "--backend", "--gt-downscale", "--max-frames", "--start
                    "such as 'blur=0.2:2.0,noise=0:8,h264=20:32' (see vsr.quality.degrade).")
 @click.option("--codec", "video_codec", default=None, metavar="SPEC",
               help="Video: then encode the whole LR clip with a real codec (I/P/B frames) and decode it: h264=CRF, "
-                   "mpeg2=Q, a range (h264=18:32) or alternatives (h264=25|mpeg2=6).")
+                   "mpeg2=Q, vp9=CRF, a range (h264=18:32) or alternatives (h264=25|mpeg2=6).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of --degrade/--codec: the same seed gives the same LR on every run.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,

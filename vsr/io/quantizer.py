@@ -5,17 +5,13 @@ quantiser per block (``export_side_data=venc_params``, ``AVVideoEncParams``). It
 frames says how much codec damage the pictures carry, whatever their size or bitrate: H.264's QP (0-51,
 +6 doubles the quantiser step), VP9's quantiser index (0-255), the MPEG family's quantiser scale (FFmpeg
 reports MPEG-2's units: twice MPEG-1's and MPEG-4's qscale). Other codecs (HEVC, AV1, ...) report
-nothing: ``measure`` returns ``None``.
-
-The sample is a few runs of consecutive frames spread over the section (a film's first frames are often
-titles or black), each run decoded from the keyframe before it.
+nothing. ``vsr.io.damage`` samples the frames.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -24,8 +20,6 @@ _KINDS = {0: ("vp9", "quantiser index"), 1: ("h264", "QP"), 2: ("mpeg", "quantis
 _HEADER = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (x86-64 and arm64 layout)
 _BLOCK_DELTA = 16  # byte offset of delta_qp in AVVideoBlockParams (src_x, src_y, w, h, delta_qp: int32 each)
 MEASURABLE = ("h264", "vp9", "mpeg1video", "mpeg2video", "mpeg4")  # FFmpeg decoders that export the quantiser
-RUNS = 4  # runs of frames sampled over the section
-RUN_FRAMES = 12  # frames decoded per run
 
 
 @dataclass(frozen=True)
@@ -60,42 +54,7 @@ def frame_quantizer(side_data: bytes) -> tuple[str, float] | None:
     return _KINDS[kind][0], float(qp + deltas.mean())
 
 
-def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float | None = None) -> Quantizer | None:
-    """The mean quantiser over ``RUNS`` runs of ``RUN_FRAMES`` frames spread over ``[start, end)`` seconds
-    (``end`` ``None``: the first run only, from ``start``); ``None`` where the codec reports none."""
-    import av
-
-    found: list[tuple[str, float]] = []
-    with av.open(str(path), metadata_errors="ignore") as container:
-        stream = container.streams[stream_index]
-        if stream.codec_context.name not in MEASURABLE:
-            return None
-        stream.codec_context.options = {"export_side_data": "venc_params"}
-        span = (end - start) if end is not None and end > start else 0.0
-        for t in [start + span * i / RUNS for i in range(RUNS)] if span else [start]:
-            found += _run(container, stream, t)
-    if not found:
-        return None  # no frame reported one (or none was decoded)
-    return Quantizer(found[0][0], float(np.mean([value for _, value in found])), len(found))
-
-
-def _run(container, stream, seconds: float) -> list[tuple[str, float]]:
-    """The quantisers of the next ``RUN_FRAMES`` frames from ``seconds`` on (a frame may lack them: MPEG-2 skips
-    some)."""
-    import av
-
-    if stream.time_base:
-        base = stream.start_time or 0
-        container.seek(base + int(seconds / stream.time_base), stream=stream, backward=True)
-    found: list[tuple[str, float]] = []
-    try:
-        for count, frame in enumerate(container.decode(stream), 1):
-            params = [bytes(sd) for sd in frame.side_data if sd.type.name == "VIDEO_ENC_PARAMS"]
-            value = frame_quantizer(params[0]) if params else None
-            if value is not None:
-                found.append(value)
-            if count >= RUN_FRAMES:
-                break
-    except av.error.FFmpegError:
-        pass
-    return found
+def frame_quantizer_of(frame) -> tuple[str, float] | None:
+    """``frame_quantizer`` of a decoded PyAV frame's side data (``None``: it carries none)."""
+    params = [bytes(sd) for sd in frame.side_data if sd.type.name == "VIDEO_ENC_PARAMS"]
+    return frame_quantizer(params[0]) if params else None

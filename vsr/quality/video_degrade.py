@@ -3,13 +3,14 @@
 Archives are inter-coded: the codec predicts each picture from its neighbours (P and B frames), so
 its artefacts move, pulse at GOP boundaries and differ from an intra-coded still's. Here the
 ``vsr.quality.degrade`` stages run on each frame (frame ``i`` from its own generator, so noise
-changes from frame to frame), then the whole clip goes through libx264 at a CRF or mpeg2video at a
-fixed quantiser with B-frames, single-threaded, and is decoded back: the same clip and seed give the
-same pictures on every run.
+changes from frame to frame), then the whole clip goes through libx264 at a CRF, mpeg2video at a
+fixed quantiser with B-frames, or libvpx-vp9 at a CRF (YouTube's codec; hidden alt-ref frames instead of
+B-frames), single-threaded, and is decoded back: the same clip and seed give the same pictures on every run.
 
 Codec spec (the degrade grammar: ``|`` alternatives picked uniformly, ``lo:hi`` drawn uniformly)::
 
     h264=25                     # libx264 CRF 25, preset medium, 3 B-frames, GOP 250
+    vp9=40                      # libvpx-vp9 CRF 40 (0-63), good quality, cpu-used 2, GOP 250
     h264=18:32|mpeg2=4:12|none  # training: a random codec and strength per clip
 """
 
@@ -25,7 +26,9 @@ from vsr.errors import UsageError
 from vsr.quality.degrade import Degradation, parse
 
 Image = np.ndarray
-CODECS = {"h264": ("libx264", "h264", (0.0, 51.0)), "mpeg2": ("mpeg2video", "mpeg2video", (2.0, 31.0))}
+CODECS = {"h264": ("libx264", "h264", (0.0, 51.0)), "mpeg2": ("mpeg2video", "mpeg2video", (2.0, 31.0)),
+          "vp9": ("libvpx-vp9", "vp9", (0.0, 63.0))}
+CRF_CODECS = ("h264", "vp9")  # strength is a CRF (the others: a fixed quantiser)
 B_FRAMES = 3
 GOP = 250
 PAD_WIDTH, PAD_HEIGHT = 128, 16  # coded size multiples (see encode_packets)
@@ -53,7 +56,7 @@ def parse_codec(spec: str | None) -> tuple[ClipCodec, ...]:
             out.append(ClipCodec("none"))
             continue
         if name not in CODECS:
-            raise UsageError(f"unknown video codec {name!r} in {spec!r}: use h264=CRF, mpeg2=Q or none")
+            raise UsageError(f"unknown video codec {name!r} in {spec!r}: use h264=CRF, mpeg2=Q, vp9=CRF or none")
         lo, _, hi = arg.partition(":")
         try:
             low = float(lo)
@@ -85,6 +88,9 @@ def encode_packets(frames: Sequence[Image], codec: str, value: float, *, fps: in
     enc.thread_count = 1  # deterministic
     if codec == "h264":
         enc.options = {"crf": f"{value:.1f}", "preset": "medium", "bf": str(B_FRAMES), "g": str(GOP)}
+    elif codec == "vp9":
+        enc.options = {"crf": str(int(round(value))), "b": "0", "deadline": "good", "cpu-used": "2", "g": str(GOP),
+                       "row-mt": "0", "tile-columns": "0"}
     else:
         q = str(int(round(value)))
         enc.options = {"qmin": q, "qmax": q, "b": "50M", "bf": "2", "g": "15"}
@@ -146,7 +152,7 @@ class VideoDegradation:
         if codec.name == "none":
             return out, "no codec"
         value = codec.draw(choice_rng)
-        return encode_clip(out, codec.name, value), f"{codec.name} {'crf' if codec.name == 'h264' else 'q'} {value:.1f}"
+        return encode_clip(out, codec.name, value), f"{codec.name} {'crf' if codec.name in CRF_CODECS else 'q'} {value:.1f}"
 
 
 def parse_video(frames_spec: str | None, codec_spec: str | None) -> VideoDegradation:

@@ -1,5 +1,5 @@
-"""The codec's quantiser read from the bitstream, and the default model it picks (vsr.io.quantizer,
-vsr.models.default_choice)."""
+"""How damaged the input is (the codec's quantiser read from the bitstream, the noise) and the default model it
+picks (vsr.io.quantizer, vsr.io.damage, vsr.models.default_choice)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from conftest import load_script
 
 from vsr.config import UpscaleOptions
-from vsr.io.quantizer import Quantizer, frame_quantizer, measure
-from vsr.models.default_choice import COMPRESSED_FROM, COMPRESSED_MODEL, default_model, threshold
+from vsr.io.damage import InputDamage, measure, noise_sigma
+from vsr.io.quantizer import Quantizer, frame_quantizer
+from vsr.models.default_choice import COMPRESSED_FROM, COMPRESSED_MODEL, default_model, noise_threshold, threshold
 from vsr.models.registry import DEFAULT_MODEL
 from vsr.plan import make_plan
 
@@ -38,8 +39,8 @@ def test_frame_quantizer_refuses_what_it_cannot_read():
 
 @pytest.mark.parametrize("qp", [12, 40])
 def test_h264_quantizer_is_measured_over_the_section(make_clip, tmp_path, qp):
-    clip = make_clip(tmp_path / f"q{qp}.mp4", size=(96, 64), frames=60, content="noise", x264_params=f"qp={qp}")
-    q = measure(clip, 0, 0.0, 60 / 25)
+    clip = make_clip(tmp_path / f"q{qp}.mp4", size=(96, 64), frames=60, x264_params=f"qp={qp}")
+    q = measure(clip, 0, 0.0, 60 / 25).quantizer
     assert q is not None and q.kind == "h264" and q.frames == 48  # 4 runs of 12 frames
     # constant QP: P frames at qp, each run's I frame about 3 below
     assert qp - 3 <= q.mean <= qp + 0.01
@@ -57,30 +58,48 @@ def test_mpeg2_quantizer_is_in_mpeg2_units(tmp_path):
             frame.pts = i
             out.mux(stream.encode(frame.reformat(format="yuv420p")))
         out.mux(stream.encode(None))
-    q = measure(path, 0)
+    q = measure(path, 0).quantizer
     assert q is not None and q.kind == "mpeg" and q.mean == 10.0  # qscale 5, reported as MPEG-2's 10
 
 
-def test_lr_quantizer_benchmark_reads_the_encoded_clip():
-    """benchmarks/lr_quantizer.py (the thresholds' quantiser column): MPEG-2 at q 5 reads as 10."""
+def test_lr_damage_benchmark_reads_the_encoded_clip():
+    """benchmarks/lr_damage.py (what the thresholds are read against): MPEG-2 at q 5 reads as 10; noise as sigma."""
+    lr_damage = load_script("benchmarks/lr_damage.py")
     frames = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8) for i in range(8)]
-    assert load_script("benchmarks/lr_quantizer.py").clip_quantizer(frames, "mpeg2", 5) == 10.0
+    assert lr_damage.clip_quantizer(frames, "mpeg2", 5) == 10.0
+    grey = [np.clip(128 + np.random.default_rng(i).normal(0, 4, (48, 64, 1)).round(), 0, 255).astype(np.uint8).repeat(3, 2)
+            for i in range(8)]
+    assert 3.0 < lr_damage.clip_noise(grey) < 5.0
 
 
 def test_codecs_without_a_quantiser_give_none(make_clip, tmp_path):
-    assert measure(make_clip(tmp_path / "lossless.mkv", codec="ffv1", frames=4), 0) is None
+    damage = measure(make_clip(tmp_path / "lossless.mkv", codec="ffv1", frames=4), 0)
+    assert damage.quantizer is None and damage.noise is not None  # the noise is measured on any codec
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_default_model_follows_the_quantiser(scale):
-    bound = threshold("h264", scale)
+def test_default_model_follows_the_quantiser_and_the_noise(scale):
+    bound, quiet = threshold("h264", scale), noise_threshold(scale) / 2
     hard, light = Quantizer("h264", bound + 1, 48), Quantizer("h264", bound - 1, 48)
-    assert default_model(hard, "h264", scale).name == COMPRESSED_MODEL
-    assert default_model(light, "h264", scale).name == DEFAULT_MODEL
-    assert default_model(None, "hevc", scale).name == DEFAULT_MODEL
-    assert default_model(Quantizer("vp9", 250, 48), "vp9", scale).name == DEFAULT_MODEL  # no threshold for VP9
-    assert "--model temporal for clean" in default_model(hard, "h264", scale).reason
-    assert "hevc reports no quantiser" in default_model(None, "hevc", scale).reason
+    assert default_model(InputDamage(hard, quiet), "h264", scale).name == COMPRESSED_MODEL
+    assert default_model(InputDamage(light, quiet), "h264", scale).name == DEFAULT_MODEL
+    assert default_model(InputDamage(light, noise_threshold(scale)), "h264", scale).name == COMPRESSED_MODEL
+    assert default_model(InputDamage(None, quiet), "hevc", scale).name == DEFAULT_MODEL
+    assert default_model(InputDamage(None, 2 * noise_threshold(scale)), "ffv1", scale).name == COMPRESSED_MODEL
+    assert default_model(InputDamage(None, None), "rawvideo", scale).name == DEFAULT_MODEL  # nothing measured
+    vp9 = InputDamage(Quantizer("vp9", 250, 48), quiet)  # no threshold measured for VP9's quantiser index
+    assert default_model(vp9, "vp9", scale).name == DEFAULT_MODEL
+    assert "--model temporal for clean" in default_model(InputDamage(hard, quiet), "h264", scale).reason
+    assert "hevc reports no quantiser" in default_model(InputDamage(None, quiet), "hevc", scale).reason
+
+
+def test_noise_sigma_reads_white_noise():
+    """Immerkaer's estimate on a smooth ramp with Gaussian noise added: within 10% of the sigma, about 0 without."""
+    ramp = np.add.outer(np.linspace(40, 200, 180), np.linspace(0, 30, 320)).astype(np.float32)
+    assert noise_sigma(np.clip(ramp + 0.5, 0, 255).astype(np.uint8)) < 0.3
+    for sigma in (2.0, 5.0):
+        noisy = ramp + np.random.default_rng(0).normal(0, sigma, ramp.shape)
+        assert noise_sigma(np.clip(noisy + 0.5, 0, 255).astype(np.uint8)) == pytest.approx(sigma, rel=0.1)
 
 
 def test_thresholds_by_scale():
@@ -90,21 +109,23 @@ def test_thresholds_by_scale():
     assert threshold("vp9", 2) is None
 
 
-def test_plan_picks_the_archive_model_for_hard_quantised_input(make_clip, tmp_path):
-    hard = make_clip(tmp_path / "hard.mp4", size=(96, 64), frames=24, content="noise", x264_params="qp=40")
-    light = make_clip(tmp_path / "light.mp4", size=(96, 64), frames=24, content="noise", x264_params="qp=12")
+def test_plan_picks_the_archive_model_for_damaged_input(make_clip, tmp_path):
+    hard = make_clip(tmp_path / "hard.mp4", size=(96, 64), frames=24, x264_params="qp=40")
+    light = make_clip(tmp_path / "light.mp4", size=(96, 64), frames=24, x264_params="qp=12")
+    noisy = make_clip(tmp_path / "noisy.mkv", size=(96, 64), frames=6, content="noise", codec="ffv1")
     plan = make_plan(UpscaleOptions(input=hard, scale=4.0), check_paths=False)
     assert plan.model == COMPRESSED_MODEL and "mean QP" in plan.model_basis
     plan = make_plan(UpscaleOptions(input=light, scale=4.0), check_paths=False)
-    assert plan.model == DEFAULT_MODEL and "lightly compressed" in plan.model_basis
+    assert plan.model == DEFAULT_MODEL and "picked for clean input" in plan.model_basis
+    plan = make_plan(UpscaleOptions(input=noisy, scale=4.0), check_paths=False)
+    assert plan.model == COMPRESSED_MODEL and "ffv1 reports no quantiser; noise sigma" in plan.model_basis
     named = make_plan(UpscaleOptions(input=hard, scale=4.0, model=DEFAULT_MODEL), check_paths=False)
     assert named.model == DEFAULT_MODEL and named.model_basis == ""  # a model the user names is never replaced
 
 
 def test_plan_measures_only_its_section(make_clip, tmp_path):
     """--start/--duration bound the frames measured: a clip light for 1 s, then hard (x264 zones)."""
-    clip = make_clip(tmp_path / "c.mp4", size=(96, 64), frames=60, content="noise",
-                     x264_params="crf=10:zones=25,59,q=44")
+    clip = make_clip(tmp_path / "c.mp4", size=(96, 64), frames=60, x264_params="crf=10:zones=25,59,q=44")
     first = make_plan(UpscaleOptions(input=clip, scale=4.0, duration=0.9), check_paths=False)
     assert first.model == DEFAULT_MODEL
     rest = make_plan(UpscaleOptions(input=clip, scale=4.0, start=1.2), check_paths=False)

@@ -12,7 +12,7 @@ from conftest import load_script
 
 from vsr.config import UpscaleOptions
 from vsr.io.damage import InputDamage, measure, noise_sigma
-from vsr.io.quantizer import Quantizer, frame_quantizer
+from vsr.io.quantizer import KINDS, Quantizer, frame_quantizer
 from vsr.models.default_choice import COMPRESSED_FROM, COMPRESSED_MODEL, default_model, noise_threshold, threshold
 from vsr.models.registry import DEFAULT_MODEL
 from vsr.plan import make_plan
@@ -87,8 +87,8 @@ def test_default_model_follows_the_quantiser_and_the_noise(scale):
     assert default_model(InputDamage(None, quiet), "hevc", scale).name == DEFAULT_MODEL
     assert default_model(InputDamage(None, 2 * noise_threshold(scale)), "ffv1", scale).name == COMPRESSED_MODEL
     assert default_model(InputDamage(None, None), "rawvideo", scale).name == DEFAULT_MODEL  # nothing measured
-    vp9 = InputDamage(Quantizer("vp9", 250, 48), quiet)  # no threshold measured for VP9's quantiser index
-    assert default_model(vp9, "vp9", scale).name == DEFAULT_MODEL
+    vp9 = Quantizer("vp9", threshold("vp9", scale), 48)  # VP9's quantiser index (0-255) has thresholds of its own
+    assert default_model(InputDamage(vp9, quiet), "vp9", scale).name == COMPRESSED_MODEL
     assert "--model temporal for clean" in default_model(InputDamage(hard, quiet), "h264", scale).reason
     assert "hevc reports no quantiser" in default_model(InputDamage(None, quiet), "hevc", scale).reason
 
@@ -102,11 +102,15 @@ def test_noise_sigma_reads_white_noise():
         assert noise_sigma(np.clip(noisy + 0.5, 0, 255).astype(np.uint8)) == pytest.approx(sigma, rel=0.1)
 
 
+def test_every_kind_of_quantiser_has_thresholds_at_x2_and_x4():
+    assert set(KINDS) == set(COMPRESSED_FROM) and all(set(t) == {2, 4} for t in COMPRESSED_FROM.values())
+
+
 def test_thresholds_by_scale():
     """x3 runs temporal-archive's x4 member: it takes x4's threshold; the x2 network needs the archive model sooner."""
     assert threshold("h264", 3) == threshold("h264", 4) == COMPRESSED_FROM["h264"][4]
     assert threshold("h264", 2) < threshold("h264", 4) and threshold("mpeg", 2) < threshold("mpeg", 4)
-    assert threshold("vp9", 2) is None
+    assert threshold("vp9", 2) < threshold("vp9", 4)
 
 
 def test_plan_picks_the_archive_model_for_damaged_input(make_clip, tmp_path):
@@ -130,3 +134,17 @@ def test_plan_measures_only_its_section(make_clip, tmp_path):
     assert first.model == DEFAULT_MODEL
     rest = make_plan(UpscaleOptions(input=clip, scale=4.0, start=1.2), check_paths=False)
     assert rest.model == COMPRESSED_MODEL
+
+
+def test_a_raw_stream_that_cannot_seek_is_measured_from_its_start(make_clip, tmp_path):
+    """An elementary H.264 stream has no duration and no index: one run from its first frame."""
+    clip = make_clip(tmp_path / "c.mp4", size=(96, 64), frames=30, x264_params="qp=30")
+    raw = tmp_path / "c.h264"
+    with av.open(str(clip)) as src, av.open(str(raw), "w", format="h264") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    damage = measure(raw, 0, 0.0, None)
+    assert damage.quantizer is not None and damage.quantizer.frames == 12 and 27 <= damage.quantizer.mean <= 30

@@ -319,7 +319,7 @@ def _default_model(opts: UpscaleOptions, info: VideoInfo, needed: float | None) 
     scales = sorted(resolve(None).scales)
     scale = choose_scale(scales, needed) if needed else scales[0]
     damage = InputDamage(None, None)
-    if info.path.is_file():  # not a clip held in memory (vsr eval)
+    if info.path.is_file():
         start = opts.start or 0.0
         damage = measure(info.path, info.stream_index, start, start + opts.duration if opts.duration else info.duration)
     return default_model(damage, info.codec, scale)

@@ -65,8 +65,8 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
             stream.codec_context.options = {"export_side_data": "venc_params"}
         span = (end - start) if end is not None and end > start else 0.0
         for t in [start + span * i / RUNS for i in range(RUNS)] if span else [start]:
-            _seek(container, stream, t)
             try:
+                _seek(container, stream, t)
                 for i, frame in enumerate(container.decode(stream)):
                     if reports and (q := frame_quantizer_of(frame)):
                         quantizers.append(q)
@@ -74,7 +74,7 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
                         noise.append(noise_sigma(frame.to_ndarray(format="gray")))
                     if i + 1 >= (RUN_FRAMES if reports else NOISE_FRAMES):
                         break
-            except av.error.FFmpegError:
+            except av.error.FFmpegError:  # a file that cannot seek or a damaged run: the other runs count
                 continue
     quantizer = None
     if quantizers:
@@ -83,5 +83,6 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
 
 
 def _seek(container, stream, seconds: float) -> None:
-    if stream.time_base:
+    """To the keyframe at or before ``seconds`` (none at 0: a fresh container is there, and raw streams cannot seek)."""
+    if seconds > 0 and stream.time_base:
         container.seek((stream.start_time or 0) + int(seconds / stream.time_base), stream=stream, backward=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 # AVVideoEncParamsType -> (our name for the codec family, the unit's name)
 _KINDS = {0: ("vp9", "quantiser index"), 1: ("h264", "QP"), 2: ("mpeg", "quantiser scale")}
+KINDS = tuple(kind for kind, _ in _KINDS.values())  # what Quantizer.kind can be
 _HEADER = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (x86-64 and arm64 layout)
 _BLOCK_DELTA = 16  # byte offset of delta_qp in AVVideoBlockParams (src_x, src_y, w, h, delta_qp: int32 each)
 MEASURABLE = ("h264", "vp9", "mpeg1video", "mpeg2video", "mpeg4")  # FFmpeg decoders that export the quantiser

@@ -20,7 +20,7 @@ from vsr.models.registry import DEFAULT_MODEL
 
 COMPRESSED_MODEL = "temporal-archive"
 # the least mean quantiser from which COMPRESSED_MODEL runs, per codec family and native scale (docs/quality.md)
-COMPRESSED_FROM = {"h264": {2: 17.0, 4: 21.0}, "mpeg": {2: 3.0, 4: 5.2}}
+COMPRESSED_FROM = {"h264": {2: 17.0, 4: 21.0}, "mpeg": {2: 3.0, 4: 5.2}, "vp9": {2: 54.0, 4: 79.0}}
 # the least noise sigma (vsr.io.damage.noise_sigma, 8-bit luma) from which COMPRESSED_MODEL runs, per native scale
 NOISE_FROM = {2: 1.5, 4: 2.5}
 
@@ -37,9 +37,10 @@ def _at_scale(by_scale: dict[int, float], scale: int) -> float:
     return by_scale.get(scale, by_scale[max(by_scale)])
 
 
-def threshold(kind: str, scale: int) -> float | None:
-    """The mean quantiser from which ``COMPRESSED_MODEL`` runs for a ``kind`` stream at native ``scale``."""
-    return _at_scale(COMPRESSED_FROM[kind], scale) if kind in COMPRESSED_FROM else None
+def threshold(kind: str, scale: int) -> float:
+    """The mean quantiser from which ``COMPRESSED_MODEL`` runs for a ``kind`` stream (``vsr.io.quantizer``'s kinds)
+    at native ``scale``."""
+    return _at_scale(COMPRESSED_FROM[kind], scale)
 
 
 def noise_threshold(scale: int) -> float:
@@ -53,9 +54,8 @@ def default_model(damage: InputDamage, codec: str, scale: int) -> DefaultModel:
     q, seen, damaged = damage.quantizer, [], False
     if q is None:
         seen.append(f"{codec} reports no quantiser")
-    elif (bound := threshold(q.kind, scale)) is None:
-        seen.append(f"{codec}, {q.describe()} (no threshold measured for {q.kind})")
     else:
+        bound = threshold(q.kind, scale)
         seen.append(f"{codec}, {q.describe()} (from {bound:g} at x{scale})")
         damaged = q.mean >= bound
     if damage.noise is not None:

@@ -147,12 +147,14 @@ def plan_for(model: str | None, scale: int, width: int, height: int, fps: Fracti
              device: str = "auto", precision: str = "fp32", name: str = "clip"):
     """The Plan ``vsr upscale --scale S --model M --codec ffv1 --pix-fmt bgr0`` makes for this LR clip."""
     from vsr.config import UpscaleOptions
+    from vsr.models.registry import DEFAULT_MODEL
     from vsr.plan import make_plan
     from vsr.quality.eval import resolve_model
 
     resolve_model(model, scale)  # the model has a member of exactly this scale (one place, as for images)
-    opts = UpscaleOptions(input=Path(name), scale=float(scale), model=model, backend=backend, device=device,
-                          precision=precision, codec="ffv1", pix_fmt="bgr0", skip_duplicates=False)
+    # the protocol's default is the registry's, not the pick vsr upscale makes by measuring an input file
+    opts = UpscaleOptions(input=Path(name), scale=float(scale), model=model or DEFAULT_MODEL, backend=backend,
+                          device=device, precision=precision, codec="ffv1", pix_fmt="bgr0", skip_duplicates=False)
     return make_plan(opts, lr_clip_info(name, width, height, fps), check_paths=False)
 
 

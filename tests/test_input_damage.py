@@ -148,3 +148,9 @@ def test_a_raw_stream_that_cannot_seek_is_measured_from_its_start(make_clip, tmp
                 out.mux(packet)
     damage = measure(raw, 0, 0.0, None)
     assert damage.quantizer is not None and damage.quantizer.frames == 12 and 27 <= damage.quantizer.mean <= 30
+
+
+def test_ten_bit_input_is_not_read_as_noisy(make_clip, tmp_path):
+    """A clean 10-bit clip reads as clean: its luma is read at 16 bits, not dithered down to 8."""
+    clip = make_clip(tmp_path / "deep.mkv", size=(160, 96), frames=6, pix_fmt="yuv420p10le", codec="ffv1")
+    assert measure(clip, 0).noise < 0.3

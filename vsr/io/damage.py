@@ -24,7 +24,7 @@ from vsr.io.quantizer import MEASURABLE, Quantizer, frame_quantizer_of
 
 RUNS = 4  # runs of frames sampled over the section
 RUN_FRAMES = 12  # frames decoded per run where the codec reports its quantiser
-NOISE_FRAMES = 3  # frames decoded per run otherwise
+NOISE_FRAMES = 5  # frames decoded per run otherwise (the noise read on the 1st and the 5th)
 NOISE_STRIDE = 4  # the noise is measured on every NOISE_STRIDE-th frame of a run
 FLAT_SHARE = 0.2  # the share of the picture, flattest first, the noise is measured on
 _MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
@@ -39,7 +39,7 @@ class InputDamage:
 
 
 def noise_sigma(luma: np.ndarray) -> float:
-    """Immerkaer's noise sigma of an 8-bit luma picture (HxW), on its flattest ``FLAT_SHARE``."""
+    """Immerkaer's noise sigma of a luma picture (HxW) in 8-bit code values, on its flattest ``FLAT_SHARE``."""
     import cv2
 
     y = luma.astype(np.float32)
@@ -71,7 +71,7 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
                     if reports and (q := frame_quantizer_of(frame)):
                         quantizers.append(q)
                     if i % NOISE_STRIDE == 0:
-                        noise.append(noise_sigma(frame.to_ndarray(format="gray")))
+                        noise.append(noise_sigma(_luma(frame)))
                     if i + 1 >= (RUN_FRAMES if reports else NOISE_FRAMES):
                         break
             except av.error.FFmpegError:  # a file that cannot seek or a damaged run: the other runs count
@@ -80,6 +80,12 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
     if quantizers:
         quantizer = Quantizer(quantizers[0][0], float(np.mean([v for _, v in quantizers])), len(quantizers))
     return InputDamage(quantizer, float(np.median(noise)) if noise else None)
+
+
+def _luma(frame) -> np.ndarray:
+    """Full-range luma in 8-bit code values (float32), through 16 bits: a 10-bit picture brought to 8 bits by
+    swscale is dithered, which reads as noise (0.8 on a clean ramp)."""
+    return frame.to_ndarray(format="gray16le").astype(np.float32) * (1.0 / 257.0)
 
 
 def _seek(container, stream, seconds: float) -> None:

@@ -68,7 +68,8 @@ def main() -> None:
             (codec,) = parse_codec(spec)
             quantisers = [f"{clip_quantizer(lr, codec.name, codec.low):.1f}" for lr in lrs]
             noisy = [parse_video(None, spec)(lr, image_rng(0, clip.name))[0] for lr, clip in zip(lrs, clips)]
-        print(f"| {spec} | {' / '.join(quantisers)} | {' / '.join(f'{clip_noise(lr):.2f}' for lr in noisy)} |", flush=True)
+        noise = " / ".join(f"{clip_noise(lr):.2f}" for lr in noisy)
+        print(f"| {spec} | {' / '.join(quantisers)} | {noise} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,8 @@ def test_lr_damage_benchmark_reads_the_encoded_clip():
     lr_damage = load_script("benchmarks/lr_damage.py")
     frames = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8) for i in range(8)]
     assert lr_damage.clip_quantizer(frames, "mpeg2", 5) == 10.0
-    grey = [np.clip(128 + np.random.default_rng(i).normal(0, 4, (48, 64, 1)).round(), 0, 255).astype(np.uint8).repeat(3, 2)
-            for i in range(8)]
+    noise = [np.random.default_rng(i).normal(0, 4, (48, 64, 1)).round() for i in range(8)]
+    grey = [np.clip(128 + n, 0, 255).astype(np.uint8).repeat(3, axis=2) for n in noise]
     assert 3.0 < lr_damage.clip_noise(grey) < 5.0
 
 
@@ -154,3 +154,13 @@ def test_ten_bit_input_is_not_read_as_noisy(make_clip, tmp_path):
     """A clean 10-bit clip reads as clean: its luma is read at 16 bits, not dithered down to 8."""
     clip = make_clip(tmp_path / "deep.mkv", size=(160, 96), frames=6, pix_fmt="yuv420p10le", codec="ffv1")
     assert measure(clip, 0).noise < 0.3
+
+
+def test_letterbox_bars_do_not_hide_the_noise():
+    """A noisy 2.39:1 picture in a 16:9 frame: the black bars, flatter than any picture, are cut off first."""
+    ramp = np.add.outer(np.linspace(40, 200, 134), np.linspace(0, 30, 320))
+    noisy = np.clip(ramp + np.random.default_rng(1).normal(0, 3, ramp.shape) + 0.5, 0, 255)
+    frame = np.zeros((180, 320), np.float32)
+    frame[23:157] = noisy
+    assert noise_sigma(frame) == pytest.approx(noise_sigma(noisy.astype(np.float32)), rel=0.02)
+    assert noise_sigma(frame) == pytest.approx(3.0, rel=0.1)

@@ -7,8 +7,8 @@ keyframe before it: ``RUN_FRAMES`` frames a run where the decoder reports the qu
 
 Noise: Immerkaer's estimator (1996: the mean absolute response to a 3x3 mask that cancels planes and
 straight edges, times ``sqrt(pi / 2) / 6``, is the sigma of white Gaussian noise) on the luma of the
-flattest ``FLAT_SHARE`` of the picture by Sobel gradient, where texture adds least; the median over the frames
-sampled, in 8-bit code values. On the held-out LR clips at x4 it reads 0.3-0.8 clean and 1.1-1.2, 1.8-2.0,
+flattest ``FLAT_SHARE`` of the picture (bars cut off) by Sobel gradient, where texture adds least; the
+median over the frames sampled, in 8-bit code values. On the held-out LR clips at x4 it reads 0.3-0.8 clean and 1.1-1.2, 1.8-2.0,
 2.4-2.8, 3.7-4.4 with Gaussian noise of sigma 1, 2, 3, 5 added to each RGB frame (at x2 0.1-0.4, 0.9-1.0,
 1.5-1.8, 2.2-2.6, 3.5-4.2; docs/quality.md, "Which temporal model"); a codec's smoothing lowers it.
 """
@@ -27,6 +27,7 @@ RUN_FRAMES = 12  # frames decoded per run where the codec reports its quantiser
 NOISE_FRAMES = 5  # frames decoded per run otherwise (the noise read on the 1st and the 5th)
 NOISE_STRIDE = 4  # the noise is measured on every NOISE_STRIDE-th frame of a run
 FLAT_SHARE = 0.2  # the share of the picture, flattest first, the noise is measured on
+BAR_RANGE = 2.0  # an edge line whose luma spans no more than this is a bar, not picture (8-bit code values)
 _MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 
 
@@ -42,7 +43,7 @@ def noise_sigma(luma: np.ndarray) -> float:
     """Immerkaer's noise sigma of a luma picture (HxW) in 8-bit code values, on its flattest ``FLAT_SHARE``."""
     import cv2
 
-    y = luma.astype(np.float32)
+    y = _without_bars(luma.astype(np.float32))
     if min(y.shape) < 3:
         return 0.0
     response = np.abs(cv2.filter2D(y, -1, _MASK, borderType=cv2.BORDER_REFLECT))[1:-1, 1:-1]
@@ -80,6 +81,16 @@ def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float 
     if quantizers:
         quantizer = Quantizer(quantizers[0][0], float(np.mean([v for _, v in quantizers])), len(quantizers))
     return InputDamage(quantizer, float(np.median(noise)) if noise else None)
+
+
+def _without_bars(y: np.ndarray) -> np.ndarray:
+    """``y`` less the uniform lines at its edges (letterbox and pillarbox bars: a quarter of a 2.39:1 film in a
+    16:9 frame, flatter than any picture, would be all the flattest share)."""
+    rows, cols = np.ptp(y, axis=1) > BAR_RANGE, np.ptp(y, axis=0) > BAR_RANGE
+    if not rows.any() or not cols.any():
+        return y
+    r, c = np.flatnonzero(rows), np.flatnonzero(cols)
+    return y[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
 
 
 def _luma(frame) -> np.ndarray:

@@ -41,7 +41,7 @@ class UpscaleOptions:
     output: Path | None = None
     to: str | None = None
     scale: float | None = None
-    model: str | None = None  # None: registry.DEFAULT_MODEL
+    model: str | None = None  # None: the plan picks (vsr.models.default_choice)
     arch: str | None = None
     backend: str = "auto"
     device: str = "auto"

@@ -25,6 +25,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 # The default is the shipped temporal family (x2/x3/x4, see vsr/weights/temporal_x*.md): on held-out video it
 # beats the single-frame edsr-baseline family it was trained from, clean and compressed, in less CPU time.
+# vsr upscale runs temporal-archive instead on input it measures as compressed or noisy (vsr.models.default_choice).
 DEFAULT_MODEL = "temporal"
 
 

@@ -19,7 +19,7 @@ def _split(text: str) -> list[str]:
 @click.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--at", "at", default=None, help="Times to compare, comma-separated (seconds or [HH:]MM:SS), e.g. 2,5; default: 3 spread over the clip.")
-@click.option("--models", default="bicubic,lanczos,edsr-baseline,temporal", show_default=True, help="Models to compare, comma-separated (names, bicubic, lanczos or checkpoint paths); temporal models first run the 30 frames before each time.")
+@click.option("--models", default="bicubic,lanczos,edsr-baseline,temporal,temporal-archive", show_default=True, help="Models to compare, comma-separated (names, bicubic, lanczos or checkpoint paths); temporal models first run the 30 frames before each time.")
 @click.option("--to", "to", default=None, help="Target size as for vsr upscale (720p ... 8k or WxH).")
 @click.option("--scale", type=float, default=None, help="Scale factor (instead of --to); default 2 when neither is given.")
 @click.option("--crop", default=None, help="WxH or WxH+X+Y in output pixels (default: 320x240 around the most detailed region of each frame).")

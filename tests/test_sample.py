@@ -42,7 +42,7 @@ def test_readme_first_command_on_the_sample(vsr, tmp_path):
     result = tmp_path / "sample.1080p.mp4"
     assert f"wrote {result}" in run.stderr, "says where the result is"
     assert f"{COMPRESSED_MODEL} (x4)" in run.stderr
-    assert "picked for compressed input: h264, mean QP" in run.stderr
+    assert "picked for damaged input: h264, mean QP" in run.stderr
     out = read_video(result)
     assert (out.width, out.height) == (1920, 1080) and len(out.times) == 2
 

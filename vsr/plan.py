@@ -321,7 +321,8 @@ def _default_model(opts: UpscaleOptions, info: VideoInfo, needed: float | None) 
     damage = InputDamage(None, None)
     if info.path.is_file():
         start = opts.start or 0.0
-        damage = measure(info.path, info.stream_index, start, start + opts.duration if opts.duration else info.duration)
+        end = start + opts.duration if opts.duration else info.duration
+        damage = measure(info.path, info.stream_index, start, end)
     return default_model(damage, info.codec, scale)
 
 

@@ -152,7 +152,8 @@ class VideoDegradation:
         if codec.name == "none":
             return out, "no codec"
         value = codec.draw(choice_rng)
-        return encode_clip(out, codec.name, value), f"{codec.name} {'crf' if codec.name in CRF_CODECS else 'q'} {value:.1f}"
+        unit = "crf" if codec.name in CRF_CODECS else "q"
+        return encode_clip(out, codec.name, value), f"{codec.name} {unit} {value:.1f}"
 
 
 def parse_video(frames_spec: str | None, codec_spec: str | None) -> VideoDegradation:

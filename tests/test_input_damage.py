@@ -164,3 +164,26 @@ def test_letterbox_bars_do_not_hide_the_noise():
     frame[23:157] = noisy
     assert noise_sigma(frame) == pytest.approx(noise_sigma(noisy.astype(np.float32)), rel=0.02)
     assert noise_sigma(frame) == pytest.approx(3.0, rel=0.1)
+
+
+def test_runs_measure_their_own_times_in_a_long_gop(make_clip, tmp_path):
+    """One keyframe for 4 s (x264's default GOP is 10 s): each run decodes from it but measures only frames
+    from its own time on, inside the section, and none twice."""
+    clip = make_clip(tmp_path / "g.mp4", size=(96, 64), frames=100, x264_params="keyint=250:crf=10:zones=50,99,q=44")
+    hard = measure(clip, 0, 2.4, 4.0).quantizer
+    assert hard.mean == pytest.approx(44.0, abs=0.5) and hard.frames == 40  # frames 60-99, each once
+    light = measure(clip, 0, 0.0, 1.5).quantizer
+    assert light.mean < 10 and light.frames == 38  # frames 0-37 (1.48 s)
+
+
+def test_ten_bit_h264_is_judged_on_the_8_bit_qp_scale(make_clip, tmp_path):
+    """FFmpeg reports H.264's QP' (QP + 12 at 10 bits): brought back to QP, the same CRF reads alike."""
+    eight, ten = (measure(make_clip(tmp_path / f"{f}.mp4", size=(96, 64), frames=24, pix_fmt=f, x264_params="crf=20"),
+                          0, 0.0, 0.96).quantizer.mean for f in ("yuv420p", "yuv420p10le"))
+    assert abs(eight - ten) < 4
+
+
+def test_an_unmeasured_section_says_so():
+    reason = default_model(InputDamage(None, None), "h264", 4)
+    assert reason.name == DEFAULT_MODEL and "could be measured" in reason.reason
+    assert "no quantiser in the frames sampled" in default_model(InputDamage(None, 0.5), "h264", 4).reason

@@ -288,14 +288,15 @@ def bench_plan(opts: BenchOptions, path: Path, output: Path) -> Plan:
     (no duplicate skipping) and an input file cut to ``opts.frames``."""
     from vsr.config import UpscaleOptions
     from vsr.io.probe import probe
+    from vsr.models.registry import DEFAULT_MODEL
     from vsr.plan import make_plan
 
     info = probe(path)
     duration = None
     if opts.input is not None and info.frame_rate:
         duration = (opts.frames - 0.5) / float(info.frame_rate)  # between the last frame kept and the next
-    uo = UpscaleOptions(
-        input=path, output=output, model=opts.model, backend=opts.backend, device=opts.device,
+    uo = UpscaleOptions(  # the registry's default, not the pick by the input's damage: benchmarks stay comparable
+        input=path, output=output, model=opts.model or DEFAULT_MODEL, backend=opts.backend, device=opts.device,
         precision=opts.precision, batch=opts.batch, codec=opts.codec, preset=opts.preset, overwrite=True,
         engine_dir=opts.engine_dir, duration=duration, skip_duplicates=False,
     )

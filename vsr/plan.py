@@ -20,6 +20,7 @@ from vsr.backends.spec import BackendSpec, Frames, SourceFrames
 from vsr.config import CODECS, MP4_FAMILY, MP4_SUBTITLES, TARGETS, UpscaleOptions
 from vsr.errors import BackendError, OutputError, UsageError
 from vsr.io.colour import output_tags
+from vsr.io.damage import InputDamage, measure
 from vsr.io.hdr import HDR_ENCODERS
 from vsr.io.probe import StreamInfo, VideoInfo, probe
 from vsr.io.reader import Section
@@ -314,8 +315,6 @@ def hdr_notes(info: VideoInfo, codec: str) -> tuple[str, ...]:
 def _default_model(opts: UpscaleOptions, info: VideoInfo, needed: float | None) -> DefaultModel:
     """The model for input ``--model`` does not name: by how damaged a sample of the section's frames is, and
     the default family's member for the job (its x2 for a job with no target size, as ``_model_choice``)."""
-    from vsr.io.damage import InputDamage, measure
-
     scales = sorted(resolve(None).scales)
     scale = choose_scale(scales, needed) if needed else scales[0]
     damage = InputDamage(None, None)

@@ -31,7 +31,7 @@ def sizing_options(func, *, many: bool = False):
         click.option("--to", "to", default=None, help="Target size: 720p, 1080p, 1440p, 4k, 8k or WxH (fits inside, keeps the display aspect ratio)."),
         click.option("--scale", type=float, default=None, help="Scale factor (instead of --to)."),
         click.option("--model", default=None, help="Model name (see `vsr models`), bicubic, lanczos, or a .pth/.safetensors path. "
-                     "Default: temporal, or temporal-archive where the input's codec quantised it hard (`vsr probe` says which and why)."),
+                     "Default: temporal, or temporal-archive for input measured as compressed or noisy (`vsr probe` says which and why)."),
         click.option("--arch", default=None, help="Architecture of a checkpoint, when detection needs help: one of vsr's (edsr, esrgan, compact, span, ...) or spandrel's (ESRGAN, DAT, HAT, SwinIR, ...); an unknown name lists them all."),
         click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (upscale: cuda:0,cuda:1 runs one worker per GPU)."),

@@ -53,29 +53,43 @@ def noise_sigma(luma: np.ndarray) -> float:
 
 
 def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float | None = None) -> InputDamage:
-    """The damage over ``RUNS`` runs of frames spread over ``[start, end)`` seconds (``end`` ``None``: one run
-    from ``start``)."""
+    """The damage over ``RUNS`` runs of frames spread over ``[start, end)`` (the stream's own times in seconds, as
+    ``--start`` counts them; ``end`` ``None``: one run from ``start``). Each run seeks to the keyframe before its
+    time and decodes from there, measuring the frames from its time on that no earlier run measured (with a
+    long GOP that decodes up to a GOP a run)."""
     import av
 
     quantizers: list[tuple[str, float]] = []
     noise: list[float] = []
+    measured: set[int] = set()
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams[stream_index]
         reports = stream.codec_context.name in MEASURABLE
         if reports:
             stream.codec_context.options = {"export_side_data": "venc_params"}
+        run_frames = RUN_FRAMES if reports else NOISE_FRAMES
         span = (end - start) if end is not None and end > start else 0.0
         for t in [start + span * i / RUNS for i in range(RUNS)] if span else [start]:
             try:
-                _seek(container, stream, t)
-                for i, frame in enumerate(container.decode(stream)):
+                if t > 0:  # a fresh container is at the start already (and raw streams cannot seek)
+                    container.seek(int(t * av.time_base), backward=True)
+                count = 0
+                for frame in container.decode(stream):
+                    time = frame.time
+                    if (time is not None and time < t - 1e-6) or frame.pts in measured:
+                        continue  # between the keyframe and this run's time, or measured by an earlier run
+                    if end is not None and time is not None and time >= end - 1e-6:
+                        break  # past the section
+                    if frame.pts is not None:
+                        measured.add(frame.pts)
                     if reports and (q := frame_quantizer_of(frame)):
                         quantizers.append(q)
-                    if i % NOISE_STRIDE == 0:
+                    if count % NOISE_STRIDE == 0:
                         noise.append(noise_sigma(_luma(frame)))
-                    if i + 1 >= (RUN_FRAMES if reports else NOISE_FRAMES):
+                    count += 1
+                    if count >= run_frames:
                         break
-            except av.error.FFmpegError:  # a file that cannot seek or a damaged run: the other runs count
+            except av.error.FFmpegError:  # a stream that cannot seek, or a damaged run: the other runs count
                 continue
     quantizer = None
     if quantizers:
@@ -97,9 +111,3 @@ def _luma(frame) -> np.ndarray:
     """Full-range luma in 8-bit code values (float32), through 16 bits: a 10-bit picture brought to 8 bits by
     swscale is dithered, which reads as noise (0.8 on a clean ramp)."""
     return frame.to_ndarray(format="gray16le").astype(np.float32) * (1.0 / 257.0)
-
-
-def _seek(container, stream, seconds: float) -> None:
-    """To the keyframe at or before ``seconds`` (none at 0: a fresh container is there, and raw streams cannot seek)."""
-    if seconds > 0 and stream.time_base:
-        container.seek((stream.start_time or 0) + int(seconds / stream.time_base), stream=stream, backward=True)

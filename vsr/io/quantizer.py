@@ -18,7 +18,8 @@ import numpy as np
 # AVVideoEncParamsType -> (our name for the codec family, the unit's name)
 _KINDS = {0: ("vp9", "quantiser index"), 1: ("h264", "QP"), 2: ("mpeg", "quantiser scale")}
 KINDS = tuple(kind for kind, _ in _KINDS.values())  # what Quantizer.kind can be
-_HEADER = struct.Struct("=I4xQQii")  # nb_blocks, blocks_offset, block_size, type, qp (x86-64 and arm64 layout)
+# AVVideoEncParams on 64-bit machines (x86-64, arm64): nb_blocks, padding, blocks_offset, block_size, type, qp
+_HEADER = struct.Struct("=I4xQQii")
 _BLOCK_DELTA = 16  # byte offset of delta_qp in AVVideoBlockParams (src_x, src_y, w, h, delta_qp: int32 each)
 MEASURABLE = ("h264", "vp9", "mpeg1video", "mpeg2video", "mpeg4")  # FFmpeg decoders that export the quantiser
 
@@ -39,23 +40,30 @@ class Quantizer:
         return f"mean {self.unit} {self.mean:.1f} over {self.frames} frames"
 
 
-def frame_quantizer(side_data: bytes) -> tuple[str, float] | None:
-    """``(kind, mean quantiser)`` of one frame's ``AVVideoEncParams`` side data (``None``: a type we do not read)."""
+def frame_quantizer(side_data: bytes, bit_depth: int = 8) -> tuple[str, float] | None:
+    """``(kind, mean quantiser)`` of one frame's ``AVVideoEncParams`` side data, weighted by block area (VP9's
+    segments differ in size; H.264's and MPEG's blocks are all 16x16); ``None``: a type we do not read.
+
+    FFmpeg reports H.264's QP' (QP plus ``6 * (bit_depth - 8)``): it is brought back to QP, so that 10-bit
+    footage is judged on the scale 8-bit footage is."""
     if len(side_data) < _HEADER.size:
         return None
     blocks, offset, size, kind, qp = _HEADER.unpack_from(side_data)
     if kind not in _KINDS:
         return None
+    name = _KINDS[kind][0]
+    base = qp - 6 * (bit_depth - 8) if name == "h264" else qp
     if not blocks:
-        return _KINDS[kind][0], float(qp)
-    end = offset + blocks * size
-    if size < _BLOCK_DELTA + 4 or end > len(side_data):
+        return name, float(base)
+    if size < _BLOCK_DELTA + 4 or offset + blocks * size > len(side_data):
         return None
-    deltas = np.ndarray((blocks,), dtype=np.int32, buffer=side_data, offset=offset + _BLOCK_DELTA, strides=(size,))
-    return _KINDS[kind][0], float(qp + deltas.mean())
+    fields = np.ndarray((blocks, 5), dtype=np.int32, buffer=side_data, offset=offset, strides=(size, 4))
+    area = fields[:, 2].astype(np.float64) * fields[:, 3]
+    mean_delta = float((fields[:, 4] * area).sum() / area.sum()) if area.sum() > 0 else float(fields[:, 4].mean())
+    return name, base + mean_delta
 
 
 def frame_quantizer_of(frame) -> tuple[str, float] | None:
     """``frame_quantizer`` of a decoded PyAV frame's side data (``None``: it carries none)."""
     params = [bytes(sd) for sd in frame.side_data if sd.type.name == "VIDEO_ENC_PARAMS"]
-    return frame_quantizer(params[0]) if params else None
+    return frame_quantizer(params[0], frame.format.components[0].bits) if params else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vsr.io.damage import InputDamage
+from vsr.io.quantizer import MEASURABLE
 from vsr.models.registry import DEFAULT_MODEL
 
 COMPRESSED_MODEL = "temporal-archive"
@@ -52,8 +53,12 @@ def default_model(damage: InputDamage, codec: str, scale: int) -> DefaultModel:
     """``temporal-archive`` where the mean quantiser or the noise reaches its threshold for ``scale`` (the
     default family's member for the job), else ``temporal``."""
     q, seen, damaged = damage.quantizer, [], False
+    if q is None and damage.noise is None:
+        return DefaultModel(DEFAULT_MODEL, f"the default (no frame of the section could be measured); --model "
+                                           f"{COMPRESSED_MODEL} for compressed or noisy video")
     if q is None:
-        seen.append(f"{codec} reports no quantiser")
+        seen.append(f"{codec}: no quantiser in the frames sampled" if codec in MEASURABLE
+                    else f"{codec} reports no quantiser")
     else:
         bound = threshold(q.kind, scale)
         seen.append(f"{codec}, {q.describe()} (from {bound:g} at x{scale})")

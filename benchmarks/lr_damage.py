@@ -15,7 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,25 +22,20 @@ from video_eval import VIDEOS, held_out_clips  # noqa: E402
 
 from vsr.io.damage import NOISE_STRIDE, noise_sigma  # noqa: E402
 from vsr.io.quantizer import frame_quantizer_of  # noqa: E402
-from vsr.quality.degrade import image_rng  # noqa: E402
-from vsr.quality.video_degrade import CODECS, encode_packets, parse_codec, parse_video  # noqa: E402
-from vsr.quality.video_eval import make_lr, mod_crop  # noqa: E402
+from vsr.models.motion import grey  # noqa: E402
+from vsr.quality.video_degrade import decode_packets, encode_packets, parse_codec, parse_video  # noqa: E402
+from vsr.quality.video_eval import protocol_pair  # noqa: E402
 
 
 def clip_quantizer(lr: list[np.ndarray], codec: str, value: float) -> float:
     """The mean over the frames that report one (MPEG-2 leaves out a few) of each frame's mean quantiser."""
-    decoder = av.CodecContext.create(CODECS[codec][1], "r")
-    decoder.options = {"export_side_data": "venc_params"}
-    values = [q[1] for packet in [*encode_packets(lr, codec, value), None] for frame in decoder.decode(packet)
-              if (q := frame_quantizer_of(frame))]
-    return float(np.mean(values))
+    frames = decode_packets(encode_packets(lr, codec, value), codec, {"export_side_data": "venc_params"})
+    return float(np.mean([q[1] for f in frames if (q := frame_quantizer_of(f))]))
 
 
 def clip_noise(lr: list[np.ndarray]) -> float:
     """The median noise sigma of every ``NOISE_STRIDE``-th frame's luma (BT.601, as a decoder's grey picture)."""
-    luma = [np.clip(f.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5, 0, 255).astype(np.uint8)
-            for f in lr[::NOISE_STRIDE]]
-    return float(np.median([noise_sigma(y) for y in luma]))
+    return float(np.median([noise_sigma(grey(f)) for f in lr[::NOISE_STRIDE]]))
 
 
 def main() -> None:
@@ -54,23 +48,19 @@ def main() -> None:
     ap.add_argument("--codecs", default="none,h264=14,h264=25,mpeg2=4", help="comma-separated: none or a --codec spec")
     args = ap.parse_args()
     clips = held_out_clips(args.videos, args.max_frames, args.gt_downscale)
-    stages = parse_video(args.degrade, None)
-    lrs = []
-    for clip in clips:
-        lr = [make_lr(mod_crop(f, args.scale), args.scale) for f in clip.frames]
-        lrs.append(lr if stages.is_clean else stages(lr, image_rng(0, clip.name))[0])
     names = " | ".join(clip.name for clip in clips)
     print(f"| x{args.scale} {args.degrade or ''} | quantiser: {names} | noise sigma: {names} |\n|---|---|---|")
     for spec in args.codecs.split(","):
-        if spec == "none":
-            quantisers, noisy = ["-"] * len(lrs), lrs
-        else:
-            (codec,) = parse_codec(spec)
-            quantisers = [f"{clip_quantizer(lr, codec.name, codec.low):.1f}" for lr in lrs]
-            noisy = [parse_video(None, spec)(lr, image_rng(0, clip.name))[0] for lr, clip in zip(lrs, clips)]
-        noise = " / ".join(f"{clip_noise(lr):.2f}" for lr in noisy)
+        codec = None if spec == "none" else spec
+        # the LR as video_eval.py makes it (seed 0): before the codec, and through it
+        before = [protocol_pair(clip, args.scale, parse_video(args.degrade, None), 0)[1] for clip in clips]
+        after = [protocol_pair(clip, args.scale, parse_video(args.degrade, codec), 0)[1] for clip in clips]
+        quantisers = ["-"] * len(clips)
+        if codec:
+            (alt,) = parse_codec(codec)
+            quantisers = [f"{clip_quantizer(lr, alt.name, alt.low):.1f}" for lr in before]
+        noise = " / ".join(f"{clip_noise(lr):.2f}" for lr in after)
         print(f"| {spec} | {' / '.join(quantisers)} | {noise} |", flush=True)
-
 
 if __name__ == "__main__":
     main()

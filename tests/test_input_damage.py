@@ -12,7 +12,7 @@ from conftest import load_script
 
 from vsr.config import UpscaleOptions
 from vsr.io.damage import InputDamage, measure, noise_sigma
-from vsr.io.quantizer import KINDS, Quantizer, frame_quantizer
+from vsr.io.quantizer import UNITS, Quantizer, frame_quantizer
 from vsr.models.default_choice import COMPRESSED_FROM, COMPRESSED_MODEL, default_model, noise_threshold, threshold
 from vsr.models.registry import DEFAULT_MODEL
 from vsr.plan import make_plan
@@ -103,7 +103,7 @@ def test_noise_sigma_reads_white_noise():
 
 
 def test_every_kind_of_quantiser_has_thresholds_at_x2_and_x4():
-    assert set(KINDS) == set(COMPRESSED_FROM) and all(set(t) == {2, 4} for t in COMPRESSED_FROM.values())
+    assert set(UNITS) == set(COMPRESSED_FROM) and all(set(t) == {2, 4} for t in COMPRESSED_FROM.values())
 
 
 def test_thresholds_by_scale():

@@ -1,16 +1,17 @@
 """How damaged the input is, from a sample of its frames: the codec's quantiser and the noise in the pictures.
 
 What picks the default model (``vsr.models.default_choice``). The sample is ``RUNS`` runs of consecutive
-frames spread over the section (a film's first frames are often titles or black), each decoded from the
-keyframe before it: ``RUN_FRAMES`` frames a run where the decoder reports the quantiser
-(``vsr.io.quantizer``), ``NOISE_FRAMES`` otherwise; the noise is measured on every ``NOISE_STRIDE``-th.
+frames from times spread over the section (a film's first frames are often titles or black), each decoded from
+the keyframe before its time, no frame twice: ``RUN_FRAMES`` frames a run where the decoder reports the
+quantiser (``vsr.io.quantizer``), ``NOISE_FRAMES`` otherwise; the noise is measured on every ``NOISE_STRIDE``-th.
 
 Noise: Immerkaer's estimator (1996: the mean absolute response to a 3x3 mask that cancels planes and
 straight edges, times ``sqrt(pi / 2) / 6``, is the sigma of white Gaussian noise) on the luma of the
 flattest ``FLAT_SHARE`` of the picture (bars cut off) by Sobel gradient, where texture adds least; the
-median over the frames sampled, in 8-bit code values. On the held-out LR clips at x4 it reads 0.3-0.8 clean and 1.1-1.2, 1.8-2.0,
-2.4-2.8, 3.7-4.4 with Gaussian noise of sigma 1, 2, 3, 5 added to each RGB frame (at x2 0.1-0.4, 0.9-1.0,
-1.5-1.8, 2.2-2.6, 3.5-4.2; docs/quality.md, "Which temporal model"); a codec's smoothing lowers it.
+median over the frames sampled, in 8-bit code values. On the held-out LR clips at x4 it reads 0.3-0.8 clean
+and 1.1-1.2, 1.8-2.0, 2.4-2.8, 3.7-4.4 with Gaussian noise of sigma 1, 2, 3, 5 added to each RGB frame (at x2
+0.1-0.4, 0.9-1.0, 1.5-1.8, 2.2-2.6, 3.5-4.2; docs/quality.md, "Which temporal model"); a codec's smoothing
+lowers it.
 """
 
 from __future__ import annotations
@@ -54,47 +55,55 @@ def noise_sigma(luma: np.ndarray) -> float:
 
 def measure(path: str | Path, stream_index: int, start: float = 0.0, end: float | None = None) -> InputDamage:
     """The damage over ``RUNS`` runs of frames spread over ``[start, end)`` (the stream's own times in seconds, as
-    ``--start`` counts them; ``end`` ``None``: one run from ``start``). Each run seeks to the keyframe before its
-    time and decodes from there, measuring the frames from its time on that no earlier run measured (with a
-    long GOP that decodes up to a GOP a run)."""
+    ``--start`` counts them; ``end`` ``None``: one run from ``start``)."""
     import av
 
     quantizers: list[tuple[str, float]] = []
     noise: list[float] = []
-    measured: set[int] = set()
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams[stream_index]
         reports = stream.codec_context.name in MEASURABLE
         if reports:
             stream.codec_context.options = {"export_side_data": "venc_params"}
-        run_frames = RUN_FRAMES if reports else NOISE_FRAMES
         span = (end - start) if end is not None and end > start else 0.0
-        for t in [start + span * i / RUNS for i in range(RUNS)] if span else [start]:
-            try:
-                if t > 0:  # a fresh container is at the start already (and raw streams cannot seek)
-                    container.seek(int(t * av.time_base), backward=True)
-                count = 0
-                for frame in container.decode(stream):
-                    time = frame.time
-                    if (time is not None and time < t - 1e-6) or frame.pts in measured:
-                        continue  # between the keyframe and this run's time, or measured by an earlier run
-                    if end is not None and time is not None and time >= end - 1e-6:
-                        break  # past the section
-                    if frame.pts is not None:
-                        measured.add(frame.pts)
-                    if reports and (q := frame_quantizer_of(frame)):
-                        quantizers.append(q)
-                    if count % NOISE_STRIDE == 0:
-                        noise.append(noise_sigma(_luma(frame)))
-                    count += 1
-                    if count >= run_frames:
-                        break
-            except av.error.FFmpegError:  # a stream that cannot seek, or a damaged run: the other runs count
-                continue
+        times = [start + span * i / RUNS for i in range(RUNS)] if span else [start]
+        for i, frame in _sampled(container, stream, times, end, RUN_FRAMES if reports else NOISE_FRAMES):
+            if reports and (q := frame_quantizer_of(frame)):
+                quantizers.append(q)
+            if i % NOISE_STRIDE == 0:
+                noise.append(noise_sigma(_luma(frame)))
     quantizer = None
     if quantizers:
         quantizer = Quantizer(quantizers[0][0], float(np.mean([v for _, v in quantizers])), len(quantizers))
     return InputDamage(quantizer, float(np.median(noise)) if noise else None)
+
+
+def _sampled(container, stream, times: list[float], end: float | None, run_frames: int):
+    """``(index in its run, frame)`` for up to ``run_frames`` frames from each of ``times`` on. Each run seeks to
+    the keyframe before its time and decodes from there (with a long GOP, up to a GOP a run), yielding the
+    frames from its time on, before ``end``, that no earlier run yielded."""
+    import av
+
+    seen: set[int] = set()
+    for t in times:
+        count = 0
+        try:
+            if t > 0:  # a fresh container is at the start already (and raw streams cannot seek)
+                container.seek(int(t * av.time_base), backward=True)
+            for frame in container.decode(stream):
+                time = frame.time
+                if (time is not None and time < t - 1e-6) or frame.pts in seen:
+                    continue  # between the keyframe and this run's time, or yielded by an earlier run
+                if end is not None and time is not None and time >= end - 1e-6:
+                    break  # past the section
+                if frame.pts is not None:
+                    seen.add(frame.pts)
+                yield count, frame
+                count += 1
+                if count >= run_frames:
+                    break
+        except av.error.FFmpegError:  # a stream that cannot seek, or a damaged run: the other runs count
+            continue
 
 
 def _without_bars(y: np.ndarray) -> np.ndarray:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# AVVideoEncParamsType -> (our name for the codec family, the unit's name)
-_KINDS = {0: ("vp9", "quantiser index"), 1: ("h264", "QP"), 2: ("mpeg", "quantiser scale")}
-KINDS = tuple(kind for kind, _ in _KINDS.values())  # what Quantizer.kind can be
+_KINDS = {0: "vp9", 1: "h264", 2: "mpeg"}  # AVVideoEncParamsType -> our name for the codec family
+UNITS = {"vp9": "quantiser index", "h264": "QP", "mpeg": "quantiser scale"}  # what Quantizer.kind can be
 # AVVideoEncParams on 64-bit machines (x86-64, arm64): nb_blocks, padding, blocks_offset, block_size, type, qp
 _HEADER = struct.Struct("=I4xQQii")
 _BLOCK_DELTA = 16  # byte offset of delta_qp in AVVideoBlockParams (src_x, src_y, w, h, delta_qp: int32 each)
@@ -32,12 +31,8 @@ class Quantizer:
     mean: float
     frames: int
 
-    @property
-    def unit(self) -> str:
-        return next(unit for kind, unit in _KINDS.values() if kind == self.kind)
-
     def describe(self) -> str:
-        return f"mean {self.unit} {self.mean:.1f} over {self.frames} frames"
+        return f"mean {UNITS[self.kind]} {self.mean:.1f} over {self.frames} frames"
 
 
 def frame_quantizer(side_data: bytes, bit_depth: int = 8) -> tuple[str, float] | None:
@@ -51,7 +46,7 @@ def frame_quantizer(side_data: bytes, bit_depth: int = 8) -> tuple[str, float] |
     blocks, offset, size, kind, qp = _HEADER.unpack_from(side_data)
     if kind not in _KINDS:
         return None
-    name = _KINDS[kind][0]
+    name = _KINDS[kind]
     base = qp - 6 * (bit_depth - 8) if name == "h264" else qp
     if not blocks:
         return name, float(base)
@@ -59,8 +54,7 @@ def frame_quantizer(side_data: bytes, bit_depth: int = 8) -> tuple[str, float] |
         return None
     fields = np.ndarray((blocks, 5), dtype=np.int32, buffer=side_data, offset=offset, strides=(size, 4))
     area = fields[:, 2].astype(np.float64) * fields[:, 3]
-    mean_delta = float((fields[:, 4] * area).sum() / area.sum()) if area.sum() > 0 else float(fields[:, 4].mean())
-    return name, base + mean_delta
+    return name, base + float(np.average(fields[:, 4], weights=area if area.sum() > 0 else None))
 
 
 def frame_quantizer_of(frame) -> tuple[str, float] | None:

@@ -103,12 +103,14 @@ def encode_packets(frames: Sequence[Image], codec: str, value: float, *, fps: in
     return packets + list(enc.encode(None))
 
 
-def decode_packets(packets: list, codec: str) -> list:
-    """The frames of ``packets`` (from ``encode_packets``) in display order."""
+def decode_packets(packets: list, codec: str, options: dict[str, str] | None = None) -> list:
+    """The frames of ``packets`` (from ``encode_packets``) in display order; ``options`` for the decoder (e.g.
+    ``{"export_side_data": "venc_params"}``)."""
     import av
 
     dec = av.CodecContext.create(CODECS[codec][1], "r")
     dec.thread_count = 1
+    dec.options = options or {}
     return sorted((f for p in [*packets, None] for f in dec.decode(p)), key=lambda f: f.pts)
 
 
